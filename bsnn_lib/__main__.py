@@ -1,0 +1,3 @@
+from bsnn_lib.cli import main
+
+raise SystemExit(main())
