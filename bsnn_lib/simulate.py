@@ -1,0 +1,343 @@
+"""Simulate a converted SNN for T steps: acc(t) at every step and per-layer statistics, one pass.
+
+Two engines, same answers (tests/test_simulate.py compares them spike for spike):
+
+- ``reference``: the plain loop, one call of the network per time step.
+- ``fast``: rate/phase coding fold ``chunk`` steps into the batch (one conv call per layer per
+  chunk, the neurons loop over the chunk); bistable methods run one closed-form cycle per call
+  (one matrix product per layer per cycle, method.md §5 "exact fast simulation").
+
+In the same pass, the simulator runs the float ANN and (for phase-weighted and bistable methods)
+the K-bit quantized ANN on the same batch, and at every statistics time t it records, per spiking
+layer: SIN against both references, spike counts, and the output error split into its SIN,
+clipping and remaining parts (method.md §4). Memory is bounded: state is one tensor per layer,
+never T copies.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from bsnn_lib.convert import SpikingNetwork
+from bsnn_lib.quantized import firing_count
+from bsnn_lib.neurons import FIRE_TOLERANCE
+
+ENGINES = ("reference", "fast")
+
+_STAT_FIELDS = (
+    "neurons", "spikes", "inactive", "sin_neurons", "sin_spikes", "inactive_q", "sin_neurons_q",
+    "sin_spikes_q", "err_sin", "err_clip", "err_rest", "a_sq", "sops",
+)
+
+
+@dataclass
+class SimResult:
+    """Everything one simulation measured. Frames are tidy (one row per t, or per layer and t)."""
+
+    T: int
+    n: int
+    correct: np.ndarray  # [T] number of correct answers after step t (t = 1..T)
+    answered: np.ndarray  # [T] number of images with an answer after step t
+    ann_correct: int
+    qann_correct: int | None
+    layer_sums: dict[tuple[str, int], dict[str, float]]
+    layer_meta: pd.DataFrame
+    macs: dict[str, float]  # ANN multiply-accumulates per image, per weighted layer
+    input_steps: np.ndarray  # [T] cumulative steps at which analog input was injected
+    input_macs: float  # MACs of the first layer for one analog input step, per image
+    engine: str
+    wall_time: float
+    label: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ann_accuracy(self) -> float:
+        return self.ann_correct / self.n
+
+    @property
+    def qann_accuracy(self) -> float | None:
+        return None if self.qann_correct is None else self.qann_correct / self.n
+
+    def accuracy(self) -> pd.DataFrame:
+        """t, accuracy, answered (share of images with an answer), for t = 1..T."""
+        return pd.DataFrame(
+            {
+                "t": np.arange(1, self.T + 1),
+                "accuracy": self.correct / self.n,
+                "answered": self.answered / self.n,
+            }
+        )
+
+    def layer_stats(self) -> pd.DataFrame:
+        """Per spiking layer and statistics time: SIN rates, firing rate, error decomposition."""
+        rows = []
+        meta = self.layer_meta.set_index("name")
+        for (name, t), s in sorted(self.layer_sums.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            err = s["err_sin"] + s["err_clip"] + s["err_rest"]
+            rows.append(
+                {
+                    "layer": name,
+                    "depth": int(meta.loc[name, "depth"]),
+                    "kind": meta.loc[name, "kind"],
+                    "t": t,
+                    "sin_neuron_rate": _ratio(s["sin_neurons"], s["inactive"]),
+                    "sin_spike_share": _ratio(s["sin_spikes"], s["spikes"]),
+                    "sin_neuron_rate_q": _ratio(s["sin_neurons_q"], s["inactive_q"]),
+                    "sin_spike_share_q": _ratio(s["sin_spikes_q"], s["spikes"]),
+                    "inactive_share": _ratio(s["inactive"], s["neurons"]),
+                    "spikes_per_neuron": _ratio(s["spikes"], s["neurons"]),
+                    "rel_error": math.sqrt(_ratio(err, s["a_sq"])),
+                    "err_sin_share": _ratio(s["err_sin"], err),
+                    "err_clip_share": _ratio(s["err_clip"], err),
+                    "err_rest_share": _ratio(s["err_rest"], err),
+                    "sops_per_image": s["sops"] / self.n,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def energy(self, e_mac_pj: float = 4.6, e_ac_pj: float = 0.9) -> pd.DataFrame:
+        """SOPs and the 45 nm energy estimate against the ANN, per statistics time t."""
+        from bsnn_lib.analysis import energy_table
+
+        return energy_table(self, e_mac_pj, e_ac_pj)
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a) / float(b) if b else float("nan")
+
+
+def default_stat_every(snn: SpikingNetwork) -> int:
+    """Statistics every cycle for phase/bistable methods, every 8 steps for rate coding."""
+    return snn.schedule.K if snn.schedule.K > 1 else 8
+
+
+def stat_times(T: int, every: int) -> list[int]:
+    times = list(range(every, T + 1, every))
+    if not times or times[-1] != T:
+        times.append(T)
+    return times
+
+
+def _firing_cycles(snn: SpikingNetwork, depth: int, t: int) -> float:
+    """How many units of 'one ANN value' a layer has emitted by step t (normalizes its output)."""
+    sch = snn.schedule
+    if not sch.bistable:
+        return t / sch.K
+    n = sum(1 for c in range(t // sch.K) if sch.state(depth, c * sch.K) == "fire")
+    return n * sch.bias_per_cycle
+
+
+class _StatCollector:
+    """Per-batch references (float and quantized ANN) and the running per-layer sums."""
+
+    def __init__(self, snn: SpikingNetwork, fanout: dict[str, torch.Tensor]):
+        self.snn, self.fanout = snn, fanout
+        self.sums: dict[tuple[str, int], dict[str, float]] = defaultdict(lambda: dict.fromkeys(_STAT_FIELDS, 0.0))
+        self.pre: dict[str, torch.Tensor] = {}
+        self.inactive_q: dict[str, torch.Tensor] = {}
+
+    def set_references(self, pre: dict[str, torch.Tensor], pre_q: dict[str, torch.Tensor] | None) -> None:
+        self.pre = pre
+        sch = self.snn.schedule
+        self.inactive_q = {}
+        for n in self.snn.neurons():
+            ref = pre_q[n.name] if pre_q is not None else pre[n.name]
+            if pre_q is None:
+                self.inactive_q[n.name] = ref <= 0
+            else:
+                cnt = firing_count(torch.relu(ref), n.threshold, sch.q_levels, sch.q_max, FIRE_TOLERANCE)
+                self.inactive_q[n.name] = cnt == 0
+
+    @torch.no_grad()
+    def snapshot(self, t: int) -> None:
+        for n in self.snn.neurons():
+            if n.count is None:
+                continue
+            s = self.sums[(n.name, t)]
+            for key, value in sin_counts(n.count, self.pre[n.name] <= 0).items():
+                s[key] += value
+            for key, value in sin_counts(n.count, self.inactive_q[n.name]).items():
+                if key != "spikes":
+                    s[key + "_q"] += value
+            s["neurons"] += n.count.numel()
+            norm = _firing_cycles(self.snn, n.depth, t)
+            rate = n.out_sum / norm if norm > 0 else torch.zeros_like(n.out_sum)
+            for key, value in error_parts(rate, self.pre[n.name], n.threshold).items():
+                s[key] += value
+            if n.name in self.fanout:
+                s["sops"] += float((n.count * self.fanout[n.name]).sum(dtype=torch.float64))
+
+
+def sin_counts(count: torch.Tensor, inactive: torch.Tensor) -> dict[str, float]:
+    """SIN counts of one layer: inactivated neurons, those of them that spiked, and spikes.
+
+    ``count`` is spikes per neuron, ``inactive`` marks neurons whose reference activation is 0.
+    SIN neuron rate = sin_neurons / inactive; SIN spike share = sin_spikes / spikes."""
+    inactive_f = inactive.to(torch.float64)
+    return {
+        "inactive": float(inactive_f.sum()),
+        "sin_neurons": float(((count > 0) & inactive).sum()),
+        "sin_spikes": float((count * inactive_f).sum()),
+        "spikes": float(count.sum(dtype=torch.float64)),
+    }
+
+
+def error_parts(rate: torch.Tensor, pre: torch.Tensor, theta: torch.Tensor) -> dict[str, float]:
+    """Squared error of a layer's decoded output against the ANN, split three ways.
+
+    SIN part: ANN activation 0 but the SNN sent something; clipping part: ANN activation above
+    the threshold; the rest. Also the ANN's squared norm, for relative errors."""
+    a = torch.relu(pre).double()
+    e2 = (rate.double() - a) ** 2
+    sin = ((pre <= 0) & (rate > 0)).double()
+    clip = (a > theta).double() * (1 - sin)
+    return {
+        "err_sin": float((e2 * sin).sum()),
+        "err_clip": float((e2 * clip).sum()),
+        "err_rest": float((e2 * (1 - sin - clip)).sum()),
+        "a_sq": float((a * a).sum()),
+    }
+
+
+def _input_current(snn: SpikingNetwork, x: torch.Tensor, t: int) -> torch.Tensor:
+    if snn.schedule.input_on(t):
+        return snn.encoder.step(x, t)
+    return torch.zeros_like(x)
+
+
+def _run_reference(snn: SpikingNetwork, x: torch.Tensor, T: int, times: set[int], stats) -> None:
+    ctx = snn.ctx
+    ctx.mode, ctx.steps = "step", 1
+    for t in range(T):
+        ctx.t = t
+        snn.graph(_input_current(snn, x, t))
+        if stats is not None and t + 1 in times:
+            stats.snapshot(t + 1)
+
+
+def _run_fast(snn: SpikingNetwork, x: torch.Tensor, T: int, times: set[int], stats, chunk: int) -> None:
+    ctx = snn.ctx
+    sch = snn.schedule
+    if sch.bistable:
+        ctx.mode, ctx.steps = "cycle", sch.K
+        zeros = torch.zeros_like(x)
+        for c in range(math.ceil(T / sch.K)):
+            ctx.t = c * sch.K
+            snn.graph(snn.encoder.cycle_current(x) if sch.input_on(ctx.t) else zeros)
+            end = min((c + 1) * sch.K, T)
+            if stats is not None and end in times:
+                stats.snapshot(end)
+        return
+    ctx.mode = "chunk"
+    t0 = 0
+    while t0 < T:
+        steps = min(chunk, T - t0)
+        nxt = sorted(t for t in times if t > t0)
+        if nxt:
+            steps = min(steps, nxt[0] - t0)
+        ctx.t, ctx.steps = t0, steps
+        snn.graph(torch.cat([_input_current(snn, x, t0 + i) for i in range(steps)]))
+        t0 += steps
+        if stats is not None and t0 in times:
+            stats.snapshot(t0)
+
+
+@torch.no_grad()
+def simulate(
+    snn: SpikingNetwork,
+    loader: Iterable,
+    T: int,
+    *,
+    engine: str = "fast",
+    device: torch.device | str = "cpu",
+    stats: bool = True,
+    stat_every: int | None = None,
+    chunk: int = 8,
+    progress: bool = True,
+    max_batches: int | None = None,
+) -> SimResult:
+    """Run ``snn`` for ``T`` steps on every batch of ``loader``; one pass gives acc(t), t=1..T.
+
+    Args:
+        engine: ``reference`` (plain step loop) or ``fast`` (time folded / closed-form cycles).
+        stats: collect per-layer SIN, error and SOP statistics at the statistics times.
+        stat_every: statistics every this many steps (default: one cycle, or 8 for rate coding);
+            T is always included. The bistable fast path needs a multiple of K.
+        chunk: steps folded into the batch by the fast path of rate/phase coding.
+    """
+    from bsnn_lib.analysis import ann_macs, fanout_maps
+
+    if engine not in ENGINES:
+        raise ValueError(f"engine={engine!r}; choose one of {ENGINES}")
+    if T < 1:
+        raise ValueError(f"T must be >= 1, got {T}")
+    sch = snn.schedule
+    every = stat_every or default_stat_every(snn)
+    if engine == "fast" and sch.bistable and every % sch.K:
+        raise ValueError(f"the bistable fast path records statistics per cycle: stat_every must be a multiple of K={sch.K}")
+    times = set(stat_times(T, every))
+    snn = snn.to(device).eval()
+    fanout = {k: v.to(device) for k, v in fanout_maps(snn).items()} if stats else {}
+    collector = _StatCollector(snn, fanout) if stats else None
+    correct = np.zeros(T, dtype=np.int64)
+    answered = np.zeros(T, dtype=np.int64)
+    n = ann_correct = 0
+    qann_correct: int | None = 0 if (sch.phase_weighted or sch.bistable) else None
+    start = time.perf_counter()
+    total = len(loader) if max_batches is None else min(len(loader), max_batches)  # type: ignore[arg-type]
+    bar = tqdm(total=total, desc=f"{snn.cfg.label()} [{engine}] T={T}", disable=not progress, leave=False)
+    for b, batch in enumerate(loader):
+        if max_batches is not None and b >= max_batches:
+            break
+        x, y = batch[0].to(device), batch[1].to(device)
+        logits, pre = snn.ann_forward(x, capture=stats)
+        ann_correct += int((logits.argmax(1) == y).sum())
+        pre_q = None
+        if qann_correct is not None:
+            qlogits, pre_q = snn.ann_forward(x, quantized=True, capture=stats)
+            qann_correct += int((qlogits.argmax(1) == y).sum())
+        if collector is not None:
+            collector.set_references(pre, pre_q)
+        snn.reset()
+        snn.ctx.record = stats
+        if engine == "reference":
+            _run_reference(snn, x, T, times, collector)
+        else:
+            _run_fast(snn, x, T, times, collector, chunk)
+        preds = torch.stack(snn.readout.predictions[:T])  # [T, B]
+        correct += (preds == y.view(1, -1)).sum(1).cpu().numpy()
+        answered += (preds >= 0).sum(1).cpu().numpy()
+        n += y.shape[0]
+        snn.ctx.record = False
+        snn.reset()
+        bar.update(1)
+        bar.set_postfix(acc=f"{correct[-1] / n:.4f}", ann=f"{ann_correct / n:.4f}")
+    bar.close()
+    wall = time.perf_counter() - start
+    input_on = np.cumsum([sch.input_on(t) for t in range(T)])
+    macs = ann_macs(snn)
+    return SimResult(
+        T=T,
+        n=n,
+        correct=correct,
+        answered=answered,
+        ann_correct=ann_correct,
+        qann_correct=qann_correct,
+        layer_sums=dict(collector.sums) if collector is not None else {},
+        layer_meta=snn.layers(),
+        macs=macs,
+        input_steps=input_on,
+        input_macs=macs.get("__input__", 0.0),
+        engine=engine,
+        wall_time=wall,
+        label=snn.cfg.label(),
+    )
