@@ -137,8 +137,8 @@ def ann_macs(snn: SpikingNetwork) -> dict[str, float]:
     prev = snn.ctx.mode
     snn.ctx.mode = "ann"
     try:
-        dev = next(snn.parameters()).device
-        snn.graph(torch.zeros((1, *snn.input_shape), device=dev))
+        param = next(snn.parameters())
+        snn.graph(torch.zeros((1, *snn.input_shape), device=param.device, dtype=param.dtype))
     finally:
         snn.ctx.mode = prev
         for h in hooks:

@@ -151,6 +151,7 @@ def fold_batchnorm(gm: fx.GraphModule) -> fx.GraphModule:
         node.replace_all_uses_with(prev)
         gm.graph.erase_node(node)
     gm.graph.lint()
+    gm.delete_all_unused_submodules()
     gm.recompile()
     return gm
 

@@ -45,6 +45,7 @@ class SimContext:
     mode: str = "ann"
     t: int = 0
     steps: int = 1
+    valid: int = 1  # cycle mode: steps of this cycle that lie within the simulated T
     record: bool = False
     capture: dict[str, torch.Tensor] = field(default_factory=dict)
 
@@ -324,8 +325,9 @@ class BistableNeuron(SpikingNeuron):
             self.v = self.v - n * self.threshold / sch.fire_levels
             per_step = self._spike_train(n) if (self.emit_steps or self.count is not None) else None
             if per_step is not None and self.count is not None:
-                self.count += (per_step > 0).sum(0, dtype=torch.int32)
-                self.out_sum += n * self.threshold / sch.fire_levels
+                seen = per_step[: self.ctx.valid]
+                self.count += (seen > 0).sum(0, dtype=torch.int32)
+                self.out_sum += seen.sum(0) * self.threshold
             self._end_of_firing_cycle()
             if self.emit_steps:
                 return _unfold(per_step * self.threshold)

@@ -232,6 +232,7 @@ def _run_fast(snn: SpikingNetwork, x: torch.Tensor, T: int, times: set[int], sta
         zeros = torch.zeros_like(x)
         for c in range(math.ceil(T / sch.K)):
             ctx.t = c * sch.K
+            ctx.valid = min(sch.K, T - ctx.t)
             snn.graph(snn.encoder.cycle_current(x) if sch.input_on(ctx.t) else zeros)
             end = min((c + 1) * sch.K, T)
             if stats is not None and end in times:
@@ -286,6 +287,7 @@ def simulate(
         raise ValueError(f"the bistable fast path records statistics per cycle: stat_every must be a multiple of K={sch.K}")
     times = set(stat_times(T, every))
     snn = snn.to(device).eval()
+    dtype = next(snn.graph.parameters()).dtype
     fanout = {k: v.to(device) for k, v in fanout_maps(snn).items()} if stats else {}
     collector = _StatCollector(snn, fanout) if stats else None
     correct = np.zeros(T, dtype=np.int64)
@@ -298,7 +300,7 @@ def simulate(
     for b, batch in enumerate(loader):
         if max_batches is not None and b >= max_batches:
             break
-        x, y = batch[0].to(device), batch[1].to(device)
+        x, y = batch[0].to(device, dtype=dtype), batch[1].to(device)
         logits, pre = snn.ann_forward(x, capture=stats)
         ann_correct += int((logits.argmax(1) == y).sum())
         pre_q = None
@@ -341,3 +343,63 @@ def simulate(
         wall_time=wall,
         label=snn.cfg.label(),
     )
+
+
+def _run(snn: SpikingNetwork, x: torch.Tensor, T: int, engine: str, chunk: int = 8) -> None:
+    snn.reset()
+    snn.ctx.record = True
+    try:
+        if engine == "reference":
+            _run_reference(snn, x, T, set(), None)
+        else:
+            _run_fast(snn, x, T, set(), None, chunk)
+    finally:
+        snn.ctx.record = False
+
+
+@torch.no_grad()
+def spike_counts(
+    snn: SpikingNetwork, x: torch.Tensor, T: int, engine: str = "fast", chunk: int = 8
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Spikes per neuron of every layer after T steps, and the predictions [T, B], for one batch.
+
+    The building block of the engine-agreement tests: both engines must give the same tensors."""
+    _run(snn, x, T, engine, chunk)
+    counts = {n.name: n.count.clone() for n in snn.neurons()}
+    preds = torch.stack(snn.readout.predictions[:T])
+    snn.reset()
+    return counts, preds
+
+
+@torch.no_grad()
+def spike_trains(
+    snn: SpikingNetwork, x: torch.Tensor, T: int, layers: list[str] | None = None, max_neurons: int = 64
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per-step output and membrane potential of the first ``max_neurons`` neurons of each layer
+    (image 0), from the reference engine: ``{layer: {"value": [T, N], "potential": [T, N]}}``.
+
+    For rasters and membrane traces; costs one reference run of a single image."""
+    names = layers or snn.neuron_names
+    x = x[:1]
+    snn.reset()
+    ctx = snn.ctx
+    ctx.mode, ctx.steps = "step", 1
+    out: dict[str, dict[str, list]] = {n: {"value": [], "potential": []} for n in names}
+    hooks = []
+    for name in names:
+        mod = snn.graph.get_submodule(name)
+
+        def hook(m, _inp, o, name=name):
+            out[name]["value"].append(o[0].flatten()[:max_neurons].cpu().numpy())
+            out[name]["potential"].append(m.v[0].flatten()[:max_neurons].cpu().numpy())
+
+        hooks.append(mod.register_forward_hook(hook))
+    try:
+        for t in range(T):
+            ctx.t = t
+            snn.graph(_input_current(snn, x, t))
+    finally:
+        for h in hooks:
+            h.remove()
+        snn.reset()
+    return {n: {k: np.stack(v) for k, v in d.items()} for n, d in out.items()}

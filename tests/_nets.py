@@ -1,0 +1,71 @@
+"""Tiny hand-built ANNs for the engine tests (independent of the model zoo)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Block(nn.Module):
+    """A basic residual block, identity or projection shortcut."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        if cin == cout and stride == 1:
+            self.shortcut: nn.Module = nn.Identity()
+        else:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        self.relu2 = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu2(self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x))))) + self.shortcut(x))
+
+
+def tiny_vgg(pool: str = "avg") -> nn.Module:
+    P = nn.AvgPool2d if pool == "avg" else nn.MaxPool2d
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), P(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), P(2),
+        nn.Flatten(), nn.Linear(16 * 2 * 2, 12), nn.ReLU(), nn.Linear(12, 10),
+    )
+
+
+def tiny_resnet() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+        Block(8, 8, 1), Block(8, 16, 2),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10),
+    )
+
+
+def randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every BatchNorm non-trivial statistics, so that folding is really tested."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            n = m.num_features
+            m.running_mean.copy_(torch.rand(n, generator=g) * 0.2 - 0.1)
+            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
+            m.bias.data.copy_(torch.rand(n, generator=g) * 0.4 - 0.1)
+    return model.eval()
+
+
+def make_data(model: nn.Module, n: int = 48, seed: int = 0, batch_size: int = 16):
+    """Random 8x8 images labelled by the model itself (so the ANN accuracy is 100%)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 1, 8, 8, generator=g)
+    with torch.no_grad():
+        y = model(x).argmax(1)
+    ds = torch.utils.data.TensorDataset(x, y)
+    return ds, torch.utils.data.DataLoader(ds, batch_size=batch_size)
+
+
+def build(kind: str = "vgg", seed: int = 0, pool: str = "avg") -> nn.Module:
+    torch.manual_seed(seed)
+    return randomize_bn(tiny_vgg(pool) if kind == "vgg" else tiny_resnet(), seed)

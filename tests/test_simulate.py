@@ -1,0 +1,100 @@
+"""The simulator: both engines agree spike for spike; acc(t) bookkeeping; statistics."""
+
+import numpy as np
+import pytest
+import torch
+
+from _nets import build, make_data
+from bsnn_lib.convert import convert
+from bsnn_lib.methods import method_config
+from bsnn_lib.simulate import simulate, spike_counts
+
+MEAN, STD = (0.0,), (1.0,)
+
+CASES = [
+    ("vgg", "rate", {}),
+    ("vgg", "rate", {"v_init": 0.5, "reset": "zero"}),
+    ("vgg", "phase", {"K": 4}),
+    ("vgg", "phase", {"K": 5, "input_coding": "bits"}),
+    ("vgg", "bsnn", {"K": 4}),
+    ("vgg", "bsnn", {"K": 3, "residual": "clear", "bias": "first", "input_coding": "analog"}),
+    ("vgg", "bsnn", {"K": 4, "gate": False}),
+    ("vgg", "bsnn-rate", {"K": 4}),
+    ("resnet", "rate", {"channelwise": True}),
+    ("resnet", "bsnn", {"K": 4}),
+    ("resnet", "bsnn", {"K": 4, "sn": False, "offphase": "defer"}),
+    ("resnet", "bsnn-rate", {"K": 3, "sn": False}),
+]
+
+
+@pytest.mark.parametrize("kind, method, opts", CASES)
+def test_fast_path_gives_the_same_spikes_as_the_reference(kind, method, opts):
+    model = build(kind)
+    _, loader = make_data(model, n=16)
+    snn = convert(model, loader, method_config(method, **opts), mean=MEAN, std=STD).double()
+    x = next(iter(loader))[0].double()
+    T = 7 * snn.schedule.K + 3 if snn.schedule.K > 1 else 37
+    ref_counts, ref_preds = spike_counts(snn, x, T, engine="reference")
+    fast_counts, fast_preds = spike_counts(snn, x, T, engine="fast", chunk=5)
+    assert torch.equal(ref_preds, fast_preds)
+    for name, c in ref_counts.items():
+        assert torch.equal(c, fast_counts[name]), f"{name}: spikes differ"
+    assert sum(int(c.sum()) for c in ref_counts.values()) > 0
+
+
+def test_fast_path_in_float32_matches_the_reference_curve():
+    model = build("resnet")
+    _, loader = make_data(model, n=32)
+    snn = convert(model, loader, method_config("bsnn", K=4), mean=MEAN, std=STD)
+    ref = simulate(snn, loader, 40, engine="reference", progress=False)
+    fast = simulate(snn, loader, 40, engine="fast", progress=False)
+    np.testing.assert_array_equal(ref.correct, fast.correct)
+    a, b = ref.layer_stats(), fast.layer_stats()
+    np.testing.assert_allclose(a.spikes_per_neuron, b.spikes_per_neuron, rtol=1e-3)
+
+
+def test_no_answer_before_the_pipeline_fills_and_every_step_is_scored():
+    model = build("vgg")
+    _, loader = make_data(model, n=32)
+    snn = convert(model, loader, method_config("bsnn", K=4), mean=MEAN, std=STD)
+    res = simulate(snn, loader, 30, progress=False)
+    acc = res.accuracy()
+    assert len(acc) == 30 and acc.t.tolist() == list(range(1, 31))
+    fill = snn.fill_steps  # L = 3 spiking layers: first readout input at step 3*4 + 1
+    assert fill == 13
+    assert (acc.answered[: fill - 1] == 0).all() and (acc.accuracy[: fill - 1] == 0).all()
+    assert acc.answered.iloc[-1] == 1.0
+
+
+def test_rate_coded_snn_approaches_the_ann_as_t_grows():
+    """A measurement with a stated margin: error at T=256 is at most a third of that at T=8."""
+    model = build("vgg", seed=1)
+    _, loader = make_data(model, n=96, batch_size=48)
+    snn = convert(model, loader, method_config("rate", percentile=100.0, v_init=0.5), mean=MEAN, std=STD)
+    res = simulate(snn, loader, 256, stats=False, progress=False)
+    gap = lambda t: res.ann_accuracy - res.correct[t - 1] / res.n
+    assert gap(256) <= 0.05
+    assert gap(256) <= max(gap(8) / 3, 0.02)
+
+
+def test_statistics_tables_have_one_row_per_layer_and_time():
+    model = build("resnet")
+    _, loader = make_data(model, n=16)
+    snn = convert(model, loader, method_config("phase", K=4), mean=MEAN, std=STD)
+    res = simulate(snn, loader, 18, progress=False)
+    stats = res.layer_stats()
+    assert sorted(stats.t.unique()) == [4, 8, 12, 16, 18]
+    assert len(stats) == 5 * len(snn.neuron_names)
+    assert stats.sin_neuron_rate.between(0, 1).all() and stats.sin_spike_share.between(0, 1).all()
+    shares = stats[["err_sin_share", "err_clip_share", "err_rest_share"]].sum(axis=1)
+    np.testing.assert_allclose(shares[shares.notna()], 1.0)
+
+
+def test_bad_arguments_are_refused():
+    model = build("vgg")
+    _, loader = make_data(model, n=16)
+    snn = convert(model, loader, method_config("bsnn", K=4), mean=MEAN, std=STD)
+    with pytest.raises(ValueError, match="engine"):
+        simulate(snn, loader, 8, engine="turbo", progress=False)
+    with pytest.raises(ValueError, match="multiple of K=4"):
+        simulate(snn, loader, 8, stat_every=3, progress=False)
