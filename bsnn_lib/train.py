@@ -32,7 +32,12 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from bsnn_lib.checkpoints import CorruptCheckpointError, config_key, load_checkpoint, save_checkpoint
+from bsnn_lib.checkpoints import (
+    CorruptCheckpointError,
+    config_key,
+    load_checkpoint,
+    save_checkpoint,
+)
 from bsnn_lib.data import data_root, get_spec, load_dataset, make_loader, test_subset
 from bsnn_lib.models import ARCHS, POOLS, UnknownArchError, UnknownPoolError, build_model
 
@@ -117,7 +122,8 @@ class TrainConfig:
             raise UnknownArchError(self.arch)
         if self.pool not in POOLS:
             raise UnknownPoolError(self.pool)
-        _require(self.optimizer in OPTIMIZERS, f"optimizer {self.optimizer!r}: use one of {OPTIMIZERS}")
+        _require(self.optimizer in OPTIMIZERS,
+                 f"optimizer {self.optimizer!r}: use one of {OPTIMIZERS}")
         _require(self.schedule in SCHEDULES, f"schedule {self.schedule!r}: use one of {SCHEDULES}")
         _require(self.width > 0, f"width must be > 0, got {self.width}")
         _require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
@@ -226,7 +232,8 @@ def _memory_format(device: torch.device) -> torch.memory_format:
     return torch.channels_last if device.type == "cpu" else torch.contiguous_format
 
 
-def evaluate_ann(model: nn.Module, loader: DataLoader, device: str | torch.device | None = None) -> float:
+def evaluate_ann(model: nn.Module, loader: DataLoader,
+                 device: str | torch.device | None = None) -> float:
     """Top-1 accuracy of ``model`` over ``loader``, as a fraction in [0, 1] (model set to eval)."""
     device = resolve_device(device)
     memory_format = _memory_format(device)
@@ -303,7 +310,8 @@ class _TrainingRun:
         spec = get_spec(config.dataset)
         train_set = test_subset(load_dataset(spec.name, "train", augment=config.augment),
                                 config.train_subset)
-        self.train_loader = make_loader(train_set, config.batch_size, shuffle=True, seed=config.seed)
+        self.train_loader = make_loader(train_set, config.batch_size, shuffle=True,
+                                        seed=config.seed)
         self.model = build_model(config.arch, spec, width=config.width, pool=config.pool).to(
             device, memory_format=self.memory_format)
         self.optimizer = self._make_optimizer()
@@ -400,7 +408,7 @@ class _TrainingRun:
             "train_accuracy": self.history[-1]["accuracy"] if self.history else None,
             "num_parameters": sum(p.numel() for p in self.model.parameters()),
             "device": str(self.device),
-            "torch_version": torch.__version__,
+            "torch_version": str(torch.__version__),
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "config_key": self.config.key(),
             **extra,
@@ -423,7 +431,8 @@ def _try_resume(run: _TrainingRun, partial: Path) -> None:
 
 def train(config: TrainConfig, *, device: str | torch.device | None = None, progress: bool = True,
           resume: bool = True,
-          on_epoch_end: Callable[[EpochStats], None] | None = None) -> tuple[nn.Module, dict[str, Any]]:
+          on_epoch_end: Callable[[EpochStats], None] | None = None,
+          ) -> tuple[nn.Module, dict[str, Any]]:
     """Train ``config`` from scratch (or resume its ``.partial``), save and return it.
 
     After every epoch the full training state is saved atomically to ``<checkpoint>.partial`` and
@@ -502,5 +511,6 @@ def _load_trained(config: TrainConfig, path: Path) -> tuple[nn.Module, dict[str,
     try:
         model.load_state_dict(state["model_state"])
     except RuntimeError as exc:
-        raise CorruptCheckpointError(path, f"weights do not fit the current model code ({exc})") from exc
+        reason = f"weights do not fit the current model code ({exc})"
+        raise CorruptCheckpointError(path, reason) from exc
     return model, dict(state["metadata"])
