@@ -86,7 +86,8 @@ def add_train_parser(subparsers: Subparsers) -> None:
     parser.add_argument("--width", type=float, help="channel-count multiplier")
     parser.add_argument("--pool", choices=POOLS)
     parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--train-subset", type=int, metavar="N", help="use the first N train images")
+    parser.add_argument("--train-subset", type=int, metavar="N",
+                        help="use the first N train images")
     parser.add_argument("--label-smoothing", type=float)
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction,
                         help="training augmentation (default: per dataset)")

@@ -43,7 +43,12 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import transforms as T
 
-from bsnn_lib.checkpoints import CorruptCheckpointError, atomic_writer, load_checkpoint, save_checkpoint
+from bsnn_lib.checkpoints import (
+    CorruptCheckpointError,
+    atomic_writer,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 __all__ = [
     "DATASETS",
@@ -320,7 +325,8 @@ class TensorImageDataset(Dataset):
         self.images = images
         self.labels = labels.to(torch.int64)
         self.scale = scale
-        self.classes = list(classes) if classes is not None else [str(i) for i in range(spec.num_classes)]
+        default_classes = [str(i) for i in range(spec.num_classes)]
+        self.classes = list(classes) if classes is not None else default_classes
         self.augment = _tensor_augmentation(spec) if augment else None
         self._mean = torch.tensor(spec.mean, dtype=torch.float32).view(-1, 1, 1)
         self._std = torch.tensor(spec.std, dtype=torch.float32).view(-1, 1, 1)
@@ -348,7 +354,7 @@ def _tensor_augmentation(spec: DatasetSpec) -> Callable[[torch.Tensor], torch.Te
 
 
 def _imagenet_transform(spec: DatasetSpec, augment: bool) -> Callable[[Image.Image], torch.Tensor]:
-    """Standard ImageNet PIL pipeline (train: random resized crop + flip; else resize + center crop)."""
+    """ImageNet PIL pipeline: random resized crop + flip (augment), else resize + center crop."""
     geometry = (
         [T.RandomResizedCrop(spec.image_size), T.RandomHorizontalFlip()]
         if augment
@@ -406,7 +412,8 @@ def load_dataset(name: str, split: str, *, augment: bool = False,
     return _LOADERS[spec.name](request)
 
 
-def calibration_indices(name: str, n: int, seed: int = 0, *, num_train: int | None = None) -> list[int]:
+def calibration_indices(name: str, n: int, seed: int = 0, *,
+                        num_train: int | None = None) -> list[int]:
     """``n`` distinct, sorted indices into the train split, fixed by ``seed`` alone.
 
     ``num_train`` defaults to the spec's canonical train size; pass ``len(train_dataset)`` for a
@@ -568,7 +575,8 @@ def _load_digits(request: _Request) -> Dataset:
     bunch = load_digits()
     images = torch.from_numpy(bunch.images.astype(np.uint8)).unsqueeze(1)
     labels = torch.from_numpy(bunch.target.astype(np.int64))
-    part = slice(0, DIGITS_TRAIN_SIZE) if request.split == "train" else slice(DIGITS_TRAIN_SIZE, None)
+    train = request.split == "train"
+    part = slice(0, DIGITS_TRAIN_SIZE) if train else slice(DIGITS_TRAIN_SIZE, None)
     return TensorImageDataset(images[part], labels[part], request.spec, scale=1 / 16,
                               augment=request.augment)
 
@@ -651,7 +659,8 @@ def _tensor_cache_path(request: _Request, split_dir: Path,
     return cache_dir() / f"{request.spec.name}-{request.split}-{digest}.pt"
 
 
-def _read_tensor_cache(path: Path, expected_count: int) -> tuple[torch.Tensor, torch.Tensor, list[str]] | None:
+def _read_tensor_cache(path: Path,
+                       expected_count: int) -> tuple[torch.Tensor, torch.Tensor, list[str]] | None:
     """Load a verified tensor cache; None (after a warning) if it is corrupt or inconsistent."""
     try:
         state = load_checkpoint(path)
@@ -705,11 +714,12 @@ def _torchvision_cifar_tensors(request: _Request) -> tuple[torch.Tensor, torch.T
     return images, labels, list(reader.classes)
 
 
-def _cifar_not_found(request: _Request, torchvision_dir: Path, exc: Exception) -> DatasetNotFoundError:
+def _cifar_not_found(request: _Request, torchvision_dir: Path,
+                     exc: Exception) -> DatasetNotFoundError:
     """The error for a CIFAR dataset that is neither an ImageFolder copy nor in torchvision form."""
     looked = _describe(_imagefolder_candidates(request), "ImageFolder copy with train/, test/")
-    looked.append(f"{torchvision_dir} (torchvision format; "
-                  f"{'download failed' if request.allow_download else 'downloads not allowed'}: {exc})")
+    outcome = "download failed" if request.allow_download else "downloads not allowed"
+    looked.append(f"{torchvision_dir} (torchvision format; {outcome}: {exc})")
     how = (f"set ${_env_var(request.spec)} (or pass root=) to a folder with train/<class>/*.png "
            f"and test/<class>/*, or symlink such a folder to {data_root() / request.spec.name}, "
            "or allow downloads (BSNN_ALLOW_DOWNLOAD=1 / allow_download=True) when online. "
