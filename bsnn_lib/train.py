@@ -232,16 +232,22 @@ def _memory_format(device: torch.device) -> torch.memory_format:
     return torch.channels_last if device.type == "cpu" else torch.contiguous_format
 
 
+def _to_device(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Move a batch to ``device``, in channels_last layout for image batches on the CPU."""
+    if images.ndim == 4:
+        return images.to(device, memory_format=_memory_format(device))
+    return images.to(device)
+
+
 def evaluate_ann(model: nn.Module, loader: DataLoader,
                  device: str | torch.device | None = None) -> float:
     """Top-1 accuracy of ``model`` over ``loader``, as a fraction in [0, 1] (model set to eval)."""
     device = resolve_device(device)
-    memory_format = _memory_format(device)
     model.eval()
     correct = total = 0
     with torch.inference_mode():
         for images, labels in loader:
-            logits = model(images.to(device, memory_format=memory_format))
+            logits = model(_to_device(images, device))
             correct += int((logits.argmax(1) == labels.to(device)).sum())
             total += labels.shape[0]
     if total == 0:
@@ -306,14 +312,13 @@ class _TrainingRun:
         self.config = config
         self.device = device
         self.progress = progress
-        self.memory_format = _memory_format(device)
         spec = get_spec(config.dataset)
         train_set = test_subset(load_dataset(spec.name, "train", augment=config.augment),
                                 config.train_subset)
         self.train_loader = make_loader(train_set, config.batch_size, shuffle=True,
                                         seed=config.seed)
         self.model = build_model(config.arch, spec, width=config.width, pool=config.pool).to(
-            device, memory_format=self.memory_format)
+            device, memory_format=_memory_format(device))
         self.optimizer = self._make_optimizer()
         self.scheduler = self._make_scheduler(len(self.train_loader))
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
@@ -347,7 +352,7 @@ class _TrainingRun:
         bar = tqdm(self.train_loader, desc=self._bar_label(), unit="batch",
                    disable=not self.progress, leave=True)
         for step, (images, labels) in enumerate(bar):
-            images = images.to(self.device, memory_format=self.memory_format)
+            images = _to_device(images, self.device)
             labels = labels.to(self.device)
             logits = self.model(images)
             loss = self.criterion(logits, labels)
