@@ -35,6 +35,7 @@ from bsnn_lib.simulate import SimResult, simulate
 from bsnn_lib.train import TrainConfig, default_config, load_or_train, resolve_device
 
 SIM_CACHE_VERSION = 1
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)

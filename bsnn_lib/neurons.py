@@ -323,18 +323,32 @@ class BistableNeuron(SpikingNeuron):
             self._defer(z)
             n = firing_count(self.v, self.threshold, sch.fire_levels, sch.fire_max, FIRE_TOLERANCE)
             self.v = self.v - n * self.threshold / sch.fire_levels
-            per_step = self._spike_train(n) if (self.emit_steps or self.count is not None) else None
-            if per_step is not None and self.count is not None:
-                seen = per_step[: self.ctx.valid]
-                self.count += (seen > 0).sum(0, dtype=torch.int32)
-                self.out_sum += seen.sum(0) * self.threshold
+            if self.count is not None:
+                self._record_cycle(n)
             self._end_of_firing_cycle()
             if self.emit_steps:
-                return _unfold(per_step * self.threshold)
+                return _unfold(self._spike_train(n) * self.threshold)
             return n * self.threshold / sch.fire_levels
         if self.emit_steps:
             return torch.zeros((sch.K * z.shape[0], *z.shape[1:]), dtype=z.dtype, device=z.device)
         return torch.zeros_like(z)
+
+    def _record_cycle(self, n: torch.Tensor) -> None:
+        """Add the spikes of a firing cycle that emits n units (only its first ``ctx.valid``
+        steps when the simulation ends inside the cycle) to the counters."""
+        sch, valid = self.schedule, self.ctx.valid
+        if sch.phase_weighted:  # spikes = the set bits of n among the first `valid` phases
+            top = torch.floor(n / 2.0 ** (sch.K - valid)) if valid < sch.K else n
+            ni = top.to(torch.int32)
+            spikes = torch.zeros_like(ni)
+            for k in range(valid):
+                spikes += (ni >> k) & 1
+            value = top * 2.0 ** (sch.K - valid) * self.threshold / sch.fire_levels
+        else:  # unit weights: the first n steps fire
+            spikes = torch.clamp(n, max=valid).to(torch.int32)
+            value = spikes * self.threshold
+        self.count += spikes
+        self.out_sum += value
 
     def _spike_train(self, n: torch.Tensor) -> torch.Tensor:
         """Per-step spike values (units of theta) of a firing cycle that emits n units, [K, ...]."""

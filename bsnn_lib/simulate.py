@@ -121,7 +121,15 @@ def default_stat_every(snn: SpikingNetwork) -> int:
 
 
 def stat_times(T: int, every: int) -> list[int]:
-    times = list(range(every, T + 1, every))
+    """Statistics times: multiples of ``every``, each unit for the first 16, then every 2nd
+    unit for the next 16, every 4th ... (16 per doubling of t, so the cost stays logarithmic
+    in T), and always T itself."""
+    times, m, step = [], 1, 1
+    while m * every <= T:
+        times.append(m * every)
+        if m >= 16 * step:
+            step *= 2
+        m += step
     if not times or times[-1] != T:
         times.append(T)
     return times
@@ -136,43 +144,65 @@ def _firing_cycles(snn: SpikingNetwork, depth: int, t: int) -> float:
     return n * sch.bias_per_cycle
 
 
+class _LayerReference:
+    """What the statistics need of one layer's ANN references, computed once per batch."""
+
+    def __init__(self, pre: torch.Tensor, inactive_q: torch.Tensor, theta: torch.Tensor) -> None:
+        self.a = torch.relu(pre)
+        self.inactive = pre <= 0
+        self.inactive_i = self.inactive.to(torch.int32)
+        self.inactive_q = inactive_q
+        self.inactive_q_i = inactive_q.to(torch.int32)
+        self.clip = self.a > theta
+        self.a_sq = float((self.a.double() ** 2).sum())
+        self.n_inactive = float(self.inactive_i.sum())
+        self.n_inactive_q = float(self.inactive_q_i.sum())
+
+
 class _StatCollector:
     """Per-batch references (float and quantized ANN) and the running per-layer sums."""
 
     def __init__(self, snn: SpikingNetwork, fanout: dict[str, torch.Tensor]):
         self.snn, self.fanout = snn, fanout
         self.sums: dict[tuple[str, int], dict[str, float]] = defaultdict(lambda: dict.fromkeys(_STAT_FIELDS, 0.0))
-        self.pre: dict[str, torch.Tensor] = {}
-        self.inactive_q: dict[str, torch.Tensor] = {}
+        self.refs: dict[str, _LayerReference] = {}
 
     def set_references(self, pre: dict[str, torch.Tensor], pre_q: dict[str, torch.Tensor] | None) -> None:
-        self.pre = pre
         sch = self.snn.schedule
-        self.inactive_q = {}
+        self.refs = {}
         for n in self.snn.neurons():
-            ref = pre_q[n.name] if pre_q is not None else pre[n.name]
             if pre_q is None:
-                self.inactive_q[n.name] = ref <= 0
+                inactive_q = pre[n.name] <= 0
             else:
-                cnt = firing_count(torch.relu(ref), n.threshold, sch.q_levels, sch.q_max, FIRE_TOLERANCE)
-                self.inactive_q[n.name] = cnt == 0
+                cnt = firing_count(torch.relu(pre_q[n.name]), n.threshold, sch.q_levels, sch.q_max, FIRE_TOLERANCE)
+                inactive_q = cnt == 0
+            self.refs[n.name] = _LayerReference(pre[n.name], inactive_q, n.threshold)
 
     @torch.no_grad()
     def snapshot(self, t: int) -> None:
         for n in self.snn.neurons():
             if n.count is None:
                 continue
-            s = self.sums[(n.name, t)]
-            for key, value in sin_counts(n.count, self.pre[n.name] <= 0).items():
-                s[key] += value
-            for key, value in sin_counts(n.count, self.inactive_q[n.name]).items():
-                if key != "spikes":
-                    s[key + "_q"] += value
+            ref, s = self.refs[n.name], self.sums[(n.name, t)]
+            spiked = n.count > 0
             s["neurons"] += n.count.numel()
+            s["spikes"] += float(n.count.sum(dtype=torch.float64))
+            s["inactive"] += ref.n_inactive
+            s["sin_neurons"] += float((spiked & ref.inactive).sum())
+            s["sin_spikes"] += float((n.count * ref.inactive_i).sum(dtype=torch.float64))
+            s["inactive_q"] += ref.n_inactive_q
+            s["sin_neurons_q"] += float((spiked & ref.inactive_q).sum())
+            s["sin_spikes_q"] += float((n.count * ref.inactive_q_i).sum(dtype=torch.float64))
             norm = _firing_cycles(self.snn, n.depth, t)
             rate = n.out_sum / norm if norm > 0 else torch.zeros_like(n.out_sum)
-            for key, value in error_parts(rate, self.pre[n.name], n.threshold).items():
-                s[key] += value
+            e2 = (rate - ref.a) ** 2
+            total = float(e2.sum(dtype=torch.float64))
+            err_sin = float((e2 * (ref.inactive & (rate > 0))).sum(dtype=torch.float64))
+            err_clip = float((e2 * ref.clip).sum(dtype=torch.float64))  # clip and SIN are disjoint
+            s["err_sin"] += err_sin
+            s["err_clip"] += err_clip
+            s["err_rest"] += max(total - err_sin - err_clip, 0.0)
+            s["a_sq"] += ref.a_sq
             if n.name in self.fanout:
                 s["sops"] += float((n.count * self.fanout[n.name]).sum(dtype=torch.float64))
 
@@ -181,7 +211,8 @@ def sin_counts(count: torch.Tensor, inactive: torch.Tensor) -> dict[str, float]:
     """SIN counts of one layer: inactivated neurons, those of them that spiked, and spikes.
 
     ``count`` is spikes per neuron, ``inactive`` marks neurons whose reference activation is 0.
-    SIN neuron rate = sin_neurons / inactive; SIN spike share = sin_spikes / spikes."""
+    SIN neuron rate = sin_neurons / inactive; SIN spike share = sin_spikes / spikes.
+    (The collector computes the same sums with per-batch precomputed masks.)"""
     inactive_f = inactive.to(torch.float64)
     return {
         "inactive": float(inactive_f.sum()),

@@ -60,3 +60,30 @@ def test_train_then_cache_hit(fresh_data_root: Path, capsys: pytest.CaptureFixtu
     assert "loaded from cache" not in first
     assert main(TRAIN_DIGITS) == 0
     assert "loaded from cache" in capsys.readouterr().out
+
+
+def test_evaluate_writes_tables_params_and_plot(bsnn_env: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "ev"
+    args = ["evaluate", "--dataset", "digits", "--arch", "vgg-tiny", "--method", "bsnn", "--K", "4",
+            "--T", "40", "--n-test", "64", "--calib-size", "200", "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "T within 1% of the ANN" in printed and str(out) in printed
+    for name in ("accuracy_vs_t.csv", "sin.csv", "energy.csv", "latency.csv", "params.json",
+                 "accuracy_vs_t.png", "accuracy_vs_t.pdf"):
+        assert (out / name).is_file(), name
+    import pandas as pd
+
+    acc = pd.read_csv(out / "accuracy_vs_t.csv")
+    assert list(acc.columns[:6]) == ["dataset", "arch", "method", "t", "accuracy", "ann_accuracy"]
+    assert {"K", "residual", "sn", "offphase"} <= set(acc.columns) and len(acc) == 40
+    sin = pd.read_csv(out / "sin.csv")
+    assert list(sin.columns[:7]) == ["dataset", "arch", "method", "layer", "t", "sin_neuron_rate", "sin_spike_share"]
+    assert main(args) == 0  # second call: from the simulation cache
+    assert "cached" in capsys.readouterr().out
+
+
+def test_evaluate_rejects_a_bad_method_option(bsnn_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", "--dataset", "digits", "--arch", "vgg-tiny", "--K", "40", "--no-progress"]) == 2
+    assert "K must be between 1 and 16" in capsys.readouterr().err
