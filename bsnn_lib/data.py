@@ -434,12 +434,16 @@ def calibration_subset(name: str, n: int, seed: int = 0,
 
 
 def test_subset(dataset: Dataset, n: int | None) -> Dataset:
-    """The first ``n`` items of ``dataset`` (all of it when ``n`` is None or >= its length)."""
+    """``n`` evenly spaced items of ``dataset`` (all of it when ``n`` is None or >= its length).
+
+    Item i of the subset is item floor(i * len / n): deterministic, and, unlike the first n
+    items, it covers every class of an ImageFolder copy (which is sorted by class)."""
     if n is None or n >= len(dataset):
         return dataset
     if n < 1:
         raise ValueError(f"subset size n={n} must be positive (or None for everything)")
-    return Subset(dataset, range(n))
+    total = len(dataset)
+    return Subset(dataset, [i * total // n for i in range(n)])
 
 
 test_subset.__test__ = False  # not a pytest test, despite the name

@@ -34,7 +34,7 @@ from bsnn_lib.methods import METHOD_PARAMETER_COLUMNS, MethodConfig
 from bsnn_lib.simulate import SimResult, simulate
 from bsnn_lib.train import TrainConfig, default_config, load_or_train, resolve_device
 
-SIM_CACHE_VERSION = 1
+SIM_CACHE_VERSION = 2
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -260,10 +260,11 @@ def test_calibration_subset_is_unaugmented_train_data() -> None:
     assert all(torch.equal(subset[k][0], train[i][0]) for k, i in enumerate(indices))
 
 
-def test_test_subset_takes_the_first_items() -> None:
+def test_test_subset_takes_evenly_spaced_items() -> None:
     test = load_dataset("digits", "test")
-    head = test_subset(test, 10)
-    assert len(head) == 10 and head[9][1] == test[9][1]
+    sub = test_subset(test, 10)
+    assert len(sub) == 10 and sub.indices == [i * len(test) // 10 for i in range(10)]
+    assert sub[9][1] == test[sub.indices[9]][1]
     assert test_subset(test, None) is test and test_subset(test, 10_000) is test
 
 
