@@ -401,6 +401,9 @@ def load_dataset(name: str, split: str, *, augment: bool = False,
     spec = get_spec(name)
     if split not in spec.splits:
         raise UnknownSplitError(spec, split)
+    if (spec.name, split) in _IN_MEMORY:
+        images, labels = _IN_MEMORY[(spec.name, split)]
+        return TensorImageDataset(images, labels, spec, augment=augment)
     request = _Request(
         spec=spec,
         split=split,
@@ -410,6 +413,25 @@ def load_dataset(name: str, split: str, *, augment: bool = False,
         tensor_cache=tensor_cache,
     )
     return _LOADERS[spec.name](request)
+
+
+_IN_MEMORY: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def register_tensors(name: str, split: str, images: torch.Tensor, labels: torch.Tensor) -> None:
+    """Serve ``load_dataset(name, split)`` from 8-bit images ``(N, C, H, W)`` held in memory.
+
+    For machines that receive the data as tensors instead of files (e.g. a GPU machine without
+    the dataset folders, see benchmarks/device_check.py). Normalization and augmentation are the
+    usual ones; the registration lasts for the process."""
+    spec = get_spec(name)
+    if split not in spec.splits:
+        raise UnknownSplitError(spec, split)
+    expected = (spec.in_channels, spec.image_size, spec.image_size)
+    if images.dtype != torch.uint8 or tuple(images.shape[1:]) != expected or len(images) != len(labels):
+        raise ValueError(f"{name}/{split}: need uint8 images of shape (N, {expected}) and N labels, "
+                         f"got {images.dtype} {tuple(images.shape)} and {len(labels)} labels")
+    _IN_MEMORY[(spec.name, split)] = (images, labels)
 
 
 def calibration_indices(name: str, n: int, seed: int = 0, *,

@@ -43,7 +43,7 @@ class Cell:
     """One simulation: a trained ANN (dataset, arch, training config), a method, T and the data.
 
     Attributes:
-        n_test: first n images of the split (None = all).
+        n_test: n evenly spaced images of the split (None = all).
         split: ``test`` or, for CIFAR-10, ``test-lossless-1k``.
         calib_size / calib_seed: the fixed calibration subset of the training set.
         stat_every: statistics interval (None = one cycle; 8 steps for rate coding).
@@ -118,23 +118,31 @@ def calibration_loader(dataset: str, n: int, seed: int = 0, batch_size: int = 25
     return make_loader(calibration_subset(dataset, n, seed), batch_size)
 
 
-def build_snn(c: Cell, device=None, progress: bool = True) -> tuple[SpikingNetwork, dict]:
-    """Train-or-load the ANN of a cell and convert it with the cell's method."""
-    model, meta = trained_ann(c.train_config(), device=device, progress=progress)
+def build_snn(
+    c: Cell, device=None, progress: bool = True, *, model: torch.nn.Module | None = None,
+    calib=None, meta: dict | None = None,
+) -> tuple[SpikingNetwork, dict]:
+    """Train-or-load the ANN of a cell and convert it with the cell's method.
+
+    ``model`` / ``calib`` (a loader of the calibration subset) may be given, e.g. by a script
+    that carries its data as tensors; by default they come from the checkpoint cache and the
+    dataset registry."""
+    if model is None:
+        model, meta = trained_ann(c.train_config(), device=device, progress=progress)
     spec = get_spec(c.dataset)
-    calib = calibration_loader(c.dataset, c.calib_size, c.calib_seed)
+    calib = calib if calib is not None else calibration_loader(c.dataset, c.calib_size, c.calib_seed)
     m = c.method
     lam_key = config_key(
         {"ckpt": c.train_config().key(), "p": m.percentile, "cw": m.channelwise, "pos": m.calib_positive_only,
-         "n": c.calib_size, "seed": c.calib_seed}
+         "n": c.calib_size, "seed": c.calib_seed, "model": id(model)}
     )
     if lam_key not in _LAMBDA_CACHE:
-        _LAMBDA_CACHE[lam_key] = calibrate(fold_batchnorm(trace(model)), calib, m)
+        _LAMBDA_CACHE[lam_key] = calibrate(fold_batchnorm(trace(model)), calib, m, device=device or "cpu")
     snn = convert(
         model, calib, m, mean=spec.mean, std=spec.std, lambdas=_LAMBDA_CACHE[lam_key],
         input_shape=(spec.in_channels, spec.image_size, spec.image_size),
     )
-    return snn, meta
+    return snn, dict(meta or {})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,8 +170,16 @@ def _from_state(d: dict[str, Any]) -> SimResult:
     return SimResult(**d)
 
 
-def run_cell(c: Cell, *, device=None, progress: bool = True, use_cache: bool = True) -> CellResult:
-    """Simulate one cell (or load it from the simulation cache)."""
+def run_cell(
+    c: Cell, *, device=None, progress: bool = True, use_cache: bool = True,
+    model: torch.nn.Module | None = None, calib=None, loader=None, meta: dict | None = None,
+) -> CellResult:
+    """Simulate one cell (or load it from the simulation cache).
+
+    ``model``, ``calib`` and ``loader`` override the checkpoint cache, the calibration subset and
+    the test loader (then the result is not cached, since the cache key cannot see them)."""
+    injected = model is not None or calib is not None or loader is not None
+    use_cache = use_cache and not injected
     path = _sim_path(c)
     if use_cache and path.is_file():
         try:
@@ -173,8 +189,8 @@ def run_cell(c: Cell, *, device=None, progress: bool = True, use_cache: bool = T
             path.unlink(missing_ok=True)  # a broken cache entry is recomputed, never trusted
             print(f"note: discarded unreadable simulation cache {path.name}: {err}")
     device = resolve_device(device)
-    snn, meta = build_snn(c, device=device, progress=progress)
-    loader = test_loader(c.dataset, c.n_test, c.batch_size, c.split)
+    snn, meta = build_snn(c, device=device, progress=progress, model=model, calib=calib, meta=meta)
+    loader = loader if loader is not None else test_loader(c.dataset, c.n_test, c.batch_size, c.split)
     res = simulate(snn, loader, c.T, engine=c.engine, device=device, stat_every=c.stat_every, progress=progress)
     res.extra["device"] = str(device)
     ann_meta = {k: v for k, v in meta.items() if isinstance(v, (int, float, str, bool)) or v is None}

@@ -296,6 +296,11 @@ def _as_tuples(value: Any) -> Any:
     return tuple(_as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
+def _num_workers() -> int:
+    """DataLoader workers for training: ``BSNN_NUM_WORKERS`` (default 0, the main process)."""
+    return int(os.environ.get("BSNN_NUM_WORKERS", "0"))
+
+
 def _partial_path(config: TrainConfig) -> Path:
     """Resume checkpoint of an unfinished run: ``<checkpoint>.partial``."""
     return Path(f"{config.checkpoint_path()}.partial")
@@ -316,7 +321,7 @@ class _TrainingRun:
         train_set = test_subset(load_dataset(spec.name, "train", augment=config.augment),
                                 config.train_subset)
         self.train_loader = make_loader(train_set, config.batch_size, shuffle=True,
-                                        seed=config.seed)
+                                        seed=config.seed, num_workers=_num_workers())
         self.model = build_model(config.arch, spec, width=config.width, pool=config.pool).to(
             device, memory_format=_memory_format(device))
         self.optimizer = self._make_optimizer()
