@@ -176,9 +176,9 @@ _DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
                  "augment": True},
 }
 _PAIR_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
-    ("cifar10", "vgg16"): {"width": 0.25, "epochs": 40},
+    ("cifar10", "vgg16"): {"width": 0.25, "epochs": 20},
     ("cifar100", "vgg16"): {"width": 0.25, "epochs": 55},
-    ("cifar10", "resnet20"): {"epochs": 20},
+    ("cifar10", "resnet20"): {"epochs": 10},
     ("cifar100", "resnet20"): {"epochs": 40},
 }
 
