@@ -20,6 +20,7 @@ import pandas as pd
 from bsnn_lib.checkpoints import CorruptCheckpointError
 from bsnn_lib.convert import ConversionError
 from bsnn_lib.grid import add_bench_parser
+from bsnn_lib.workbook import WorkbookError, add_workbook_parser
 from bsnn_lib.methods import METHODS, MethodConfig, MethodConfigError, method_config
 from bsnn_lib.profiles import ProfileError
 from bsnn_lib.simulate import ENGINES
@@ -60,6 +61,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     ConversionError,
     MethodConfigError,
     ProfileError,
+    WorkbookError,
 )
 """Exceptions reported as ``error: <message>`` with exit status 2 instead of a traceback."""
 
@@ -225,7 +227,8 @@ def _t_or_never(value) -> str:
 
 # --------------------------------------------------------------------------------------- main
 
-SUBCOMMANDS: list[Callable[[Subparsers], None]] = [add_train_parser, add_evaluate_parser, add_bench_parser]
+SUBCOMMANDS: list[Callable[[Subparsers], None]] = [
+    add_train_parser, add_evaluate_parser, add_bench_parser, add_workbook_parser]
 """Parser adders, in the order ``--help`` lists them."""
 
 

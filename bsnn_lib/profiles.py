@@ -10,9 +10,10 @@ file. Schema (every key optional except ``name`` and ``nets``)::
     n_test: 1000            # first n test images (null = all)
     calib_size: 1000        # fixed calibration subset of the training set
     batch_size: 250
-    nets:                   # trained ANNs; `train` overrides the default training config
+    nets:                   # trained ANNs; `train` overrides the default training config;
+                            # T, n_test, batch_size, calib_size override the profile's values
       - {dataset: mnist, arch: vgg-small}
-      - {dataset: cifar10, arch: vgg16, train: {width: 0.25}, splits: [test, test-lossless-1k]}
+      - {dataset: cifar10, arch: vgg16, train: {width: 0.25}, splits: [test-lossless-1k], T: 384, n_test: 250}
     methods:                # the grid; each entry is method_config(**entry); `archs` filters nets
       - {method: rate, percentile: 99.9}
       - {method: bsnn, K: 8, sn: false, archs: [resnet-small]}
@@ -36,6 +37,10 @@ from bsnn_lib.experiments import Cell, cell
 from bsnn_lib.methods import MethodConfig, method_config
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
+
+
+NET_OVERRIDES = ("T", "n_test", "batch_size", "calib_size")
+NET_KEYS = {"dataset", "arch", "train", "splits", *NET_OVERRIDES}
 
 
 class ProfileError(ValueError):
@@ -78,6 +83,7 @@ class Profile:
     def net_cell(self, net: dict[str, Any], method: MethodConfig, split: str = "test", **kw: Any) -> Cell:
         """A simulation cell for one net of this profile (profile-wide T, n_test, ... unless given)."""
         opts = {"T": self.T, "n_test": self.n_test, "calib_size": self.calib_size, "batch_size": self.batch_size}
+        opts.update({k: net[k] for k in NET_OVERRIDES if k in net})
         opts.update(kw)
         T = opts.pop("T")
         return cell(net["dataset"], net["arch"], method, T, train=net.get("train"), split=split, **opts)
@@ -108,6 +114,8 @@ def load_profile(name_or_path: str | Path) -> Profile:
     for i, net in enumerate(raw["nets"]):
         if not {"dataset", "arch"} <= set(net):
             raise ProfileError(f"{path}: nets[{i}] needs 'dataset' and 'arch'")
+        if set(net) - NET_KEYS:
+            raise ProfileError(f"{path}: nets[{i}] has unknown key(s) {sorted(set(net) - NET_KEYS)}; known: {sorted(NET_KEYS)}")
     profile = Profile(**raw, path=str(path), raw=raw)
     profile.method_configs()  # validate every method entry now, with a clear error
     return profile
