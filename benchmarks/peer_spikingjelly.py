@@ -262,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--arch", default="vgg-small")
     p.add_argument("--T", type=int, default=64)
-    p.add_argument("--n-test", type=int, default=10000, help="first N test images (default: 10000)")
+    p.add_argument("--n-test", type=int, default=10000, help="N evenly spaced test images, bsnn_lib.data.test_subset (default: 10000 = all)")
     p.add_argument("--batch-size", type=int, default=250)
     p.add_argument("--calib-size", type=int, default=1000)
     p.add_argument("--percentile", type=float, default=99.9)

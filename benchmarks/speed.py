@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nets", nargs="+", default=["vgg-small", "resnet-small"], help="architectures")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     p.add_argument("--engines", nargs="+", default=["reference", "fast"], choices=["reference", "fast"])
-    p.add_argument("--n-test", type=int, default=500)
+    p.add_argument("--n-test", type=int, default=500, help="evenly spaced test images (test_subset)")
     p.add_argument("--T", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=250)
     p.add_argument("--chunk", type=int, default=8,

@@ -440,7 +440,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="training override")
     p.add_argument("--width", type=float, help="training override")
     p.add_argument("--train-batch-size", type=int, help="training override (global batch)")
-    p.add_argument("--train-subset", type=int, help="training override: first N train images")
+    p.add_argument("--train-subset", type=int, help="training override: N evenly spaced train images (test_subset)")
     p.add_argument("--device", help="cpu or cuda (default: cuda:<LOCAL_RANK> if available)")
     p.add_argument("--backend", choices=("gloo", "nccl"), help="default: nccl with CUDA, else gloo")
     p.add_argument("--no-progress", dest="progress", action="store_false")
@@ -460,7 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--opt", action="append", default=[], metavar="NAME=VALUE",
                     help="any other method option, e.g. --opt sn=false --opt residual=clear")
     ev.add_argument("--T", type=int, required=True)
-    ev.add_argument("--n-test", type=int, help="first N test images (default: all)")
+    ev.add_argument("--n-test", type=int, help="N evenly spaced test images, bsnn_lib.data.test_subset (default: all)")
     ev.add_argument("--split", default="test")
     ev.add_argument("--batch-size", type=int, default=128, help="simulation batch size")
     ev.add_argument("--calib-size", type=int, default=1000)
