@@ -181,6 +181,17 @@ def _layer_ticklabels(df: pd.DataFrame, layers: Sequence[str]) -> list[str]:
     return out
 
 
+def _panel_grid(n: int, width: float, height: float, max_cols: int = 4, **kw: Any):
+    """``n`` panels in rows of at most ``max_cols``; returns (fig, list of n axes, axes grid)."""
+    ncols = min(n, max_cols)
+    nrows = -(-n // ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(width * ncols + 1.2, height * nrows), squeeze=False, **kw)
+    flat = list(grid.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n], grid
+
+
 def _at_time(df: pd.DataFrame, t: int | None, hue: str) -> pd.DataFrame:
     """Rows of each hue at its last statistics time <= t (t=None: its last time)."""
     parts = []
@@ -294,15 +305,16 @@ def plot_sin_vs_t(
     hue: str = "label",
     title: str | None = None,
     log: bool = False,
+    mark_t: int | None = None,
 ) -> Figure:
-    """A SIN metric against t: one panel per ``hue`` value, one line per layer (colour = depth)."""
+    """A SIN metric against t: one panel per ``hue`` value, one line per layer (colour = depth);
+    ``mark_t`` draws a vertical line (e.g. the time the per-layer figure is read at)."""
     use_style()
     order = _hue_order(sin, hue)
-    fig, axes = plt.subplots(1, len(order), figsize=(3.6 * len(order) + 1.0, 3.6), squeeze=False,
-                             sharey=True)
+    fig, panels, grid = _panel_grid(len(order), 3.6, 3.4, sharey=True)
     layers = _layer_order(sin)
     cmap = sns.color_palette("viridis", len(layers))
-    for ax, key in zip(axes[0], order):
+    for ax, key in zip(panels, order):
         g = sin[sin[hue] == key]
         for lay, col, tick in zip(layers, cmap, _layer_ticklabels(sin, layers)):
             h = g[g["layer"] == lay].sort_values("t")
@@ -310,10 +322,13 @@ def plot_sin_vs_t(
                 ax.plot(h["t"], h[metric], color=col, lw=1.5, marker=".", ms=3, label=tick)
         ax.set_title(str(key))
         ax.set_xlabel("time step t")
+        if mark_t is not None:
+            ax.axvline(mark_t, color="0.4", ls=":", lw=1)
         if log:
             ax.set_yscale("symlog", linthresh=1e-3)
-    axes[0, 0].set_ylabel(metric.replace("_", " "))
-    axes[0, -1].legend(title="layer", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    for row in grid:
+        row[0].set_ylabel(metric.replace("_", " "))
+    panels[min(len(panels), grid.shape[1]) - 1].legend(title="layer", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -332,12 +347,11 @@ def plot_error_decomposition(
     data = _at_time(sin, t, hue)
     order = _hue_order(data, hue)
     layers = _layer_order(data)
-    fig, axes = plt.subplots(1, len(order), figsize=(3.4 * len(order) + 1.2, 3.8), squeeze=False,
-                             sharey=True)
+    fig, panels, grid = _panel_grid(len(order), 3.4, 3.5, sharey=True)
     parts = [("err_sin_share", "SIN", "#d62728"), ("err_clip_share", "clipping", "#9467bd"),
              ("err_rest_share", "rest", "#7f7f7f")]
     x = np.arange(len(layers))
-    for ax, key in zip(axes[0], order):
+    for ax, key in zip(panels, order):
         g = data[data[hue] == key].set_index("layer").reindex(layers)
         total = (g["rel_error"] ** 2).fillna(0).to_numpy()
         bottom = np.zeros(len(layers))
@@ -348,8 +362,9 @@ def plot_error_decomposition(
         ax.set_xticks(x, [tl.split(":")[0] for tl in _layer_ticklabels(data, layers)])
         ax.set_xlabel("layer depth")
         ax.set_title(f"{key} (t={int(g['t'].max())})" if g["t"].notna().any() else str(key))
-    axes[0, 0].set_ylabel("squared relative error of the layer output")
-    axes[0, -1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    for row in grid:
+        row[0].set_ylabel("squared relative error\nof the layer output")
+    panels[min(len(panels), grid.shape[1]) - 1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -548,7 +563,7 @@ def plot_k_sweep(acc: pd.DataFrame, latency: pd.DataFrame, *, title: str | None 
     ax3.grid(False)
     h1, l1 = ax2.get_legend_handles_labels()
     h2, l2 = ax3.get_legend_handles_labels()
-    ax2.legend(h1 + h2, l1 + l2, loc="lower left", fontsize="x-small")
+    ax2.legend(h1 + h2, l1 + l2, loc="upper right", fontsize="x-small")
     ax2.set_title("latency and final gap against K")
     if title:
         fig.suptitle(title)
@@ -565,19 +580,19 @@ def plot_latency(
     title: str | None = None,
     palette: Mapping[Any, Any] | None = None,
 ) -> Figure:
-    """T within 1% and within 0.5% of the ANN (two bar groups) per ``x`` value, one panel per net.
+    """T within 1% and within 0.5% of the ANN (two bars) per ``x`` value, one panel (row) per net.
 
     A method that never stays within the tolerance up to T gets a hatched bar at T marked
     '> T'. ``facet`` columns define the panels (one per trained net / split)."""
     use_style()
     facet = [f for f in facet if f in latency.columns]
     groups = list(latency.groupby(facet, sort=False)) if facet else [((), latency)]
-    fig, axes = plt.subplots(1, len(groups), figsize=(max(4.5, 0.8 * latency[x].nunique() + 2.5) * len(groups), 4.2),
+    fig, axes = plt.subplots(len(groups), 1, figsize=(max(5.5, 0.9 * latency[x].nunique() + 2.5), 3.9 * len(groups)),
                              squeeze=False)
     T = T or int(latency.get("T", pd.Series([0])).max() or 0)
     order = _hue_order(latency, x)
     pal = dict(palette or label_palette(order))
-    for ax, (key, g) in zip(axes[0], groups):
+    for ax, (key, g) in zip(axes[:, 0], groups):
         g = g.set_index(x).reindex([o for o in order if o in set(g[x])])
         xs = np.arange(len(g))
         tmax = T or int(np.nanmax(g[["t_within_1pct", "t_within_0p5pct"]].astype("Float64").to_numpy(dtype=float, na_value=np.nan), initial=1))
@@ -601,11 +616,11 @@ def plot_latency(
                         Patch(color="0.3", alpha=0.55, label="within 0.5% (right bar, light)"),
                         Patch(facecolor="white", edgecolor="0.3", hatch="//", label="not reached by T")],
                loc="lower center", ncol=3, frameon=False, fontsize="small")
-    for ax in axes[0]:
+    for ax in axes[:, 0]:
         ax.set_ylim(0, ax.get_ylim()[1] * 1.08)
     if title:
         fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.tight_layout(rect=(0, 0.05 / len(groups) + 0.02, 1, 1))
     return fig
 
 

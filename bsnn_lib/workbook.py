@@ -71,6 +71,7 @@ EXPECTED_TABLES: dict[str, tuple[str, ...]] = {
 """Tables (relative to ``<results_dir>/<notebook>/``) every run of a notebook writes."""
 
 PEER_CSV = REPO_ROOT / "results" / "peer" / "spikingjelly.csv"
+PEER_SUMMARY = PEER_CSV.with_name("spikingjelly_summary.json")
 PEER_COMMAND = "python benchmarks/peer_spikingjelly.py"
 
 
@@ -464,12 +465,14 @@ def demo_table(demos: Mapping[str, Mapping[str, pd.DataFrame]]) -> pd.DataFrame:
                       for label, df in per.items()], ignore_index=True)
 
 
-def sin_methods(profile: Profile, arch: str | None = None) -> list[MethodConfig]:
-    """The methods of the SIN analysis: every rate and phase configuration of the profile, and
-    the BSNN reference (K = 8) for comparison."""
-    ms = [m for m in profile.method_configs(arch) if m.method in ("rate", "phase")]
-    ms.append(bsnn_default())
-    return list(dict.fromkeys(ms))
+def sin_methods(profile: Profile, arch: str | None = None) -> list[tuple[str, MethodConfig]]:
+    """The methods of the SIN analysis as (variant name, config): every rate and phase
+    configuration of the profile, and the BSNN reference (K = 8) in its default ``carry`` mode and
+    in ``clear`` mode (the one that is exact against the quantized ANN). Simulated with the
+    profile's T, so the cells are shared with notebooks 02 and 04; SIN is read at ``sin_T``."""
+    ms = [(m.label(), m) for m in profile.method_configs(arch) if m.method in ("rate", "phase")]
+    ms += [("bsnn K=8 carry", bsnn_default()), ("bsnn K=8 clear", bsnn_default(residual="clear"))]
+    return list(dict(ms).items())
 
 
 def sin_summary(sin: pd.DataFrame, t: int | None = None, metric: str = "sin_neuron_rate") -> pd.DataFrame:
@@ -837,14 +840,25 @@ def load_peer_csv(path: str | Path = PEER_CSV) -> pd.DataFrame | None:
     return None
 
 
-def peer_summary(peer: pd.DataFrame) -> pd.DataFrame:
-    """Per implementation: final accuracy, and any wall-time columns (their first value)."""
-    wall = [c for c in peer.columns if "wall" in c or "seconds" in c or c.endswith("_s")]
+def peer_summary(peer: pd.DataFrame, summary_json: str | Path | None = None) -> pd.DataFrame:
+    """Per implementation: T, final accuracy, the largest gap to the other curve, and the wall
+    times of ``spikingjelly_summary.json`` (written beside the CSV) when it exists."""
+    import json
+
     g = peer.sort_values("t").groupby("implementation", sort=False)
-    out = g.agg(T=("t", "max"), final_accuracy=("accuracy", "last"))
-    for c in wall:
-        out[c] = g[c].first()
-    return out.reset_index()
+    out = g.agg(T=("t", "max"), final_accuracy=("accuracy", "last")).reset_index()
+    wide = peer.pivot_table(index="t", columns="implementation", values="accuracy")
+    if wide.shape[1] == 2:
+        out["max_abs_accuracy_difference"] = float((wide.iloc[:, 0] - wide.iloc[:, 1]).abs().max())
+    path = Path(summary_json) if summary_json else None
+    if path is not None and path.is_file():
+        meta = json.loads(path.read_text())
+        walls = meta.get("wall_seconds", {}) or {}
+        out["wall_seconds"] = [walls.get("ours_fast" if impl == "ours" else impl) for impl in out["implementation"]]
+        for key in ("dataset", "arch", "n_test", "our_label", "spikingjelly_version"):
+            if key in meta:
+                out[key] = meta[key]
+    return out
 
 
 __all__ = [
