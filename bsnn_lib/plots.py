@@ -246,10 +246,12 @@ def plot_accuracy_vs_t(
         ax = axes[0, 1]
         ax.set_ylim(ann - zoom, min(1.0, ann + 0.01) + 0.002)
         ax.set_title(f"zoom: within {100 * zoom:g} points of the ANN (grey band: 1%)")
-    axes[0, 0].legend(loc="lower right", ncol=1 if len(order) < 7 else 2)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    ncol = min(len(handles), 4)
+    fig.legend(handles, names, loc="lower center", ncol=ncol, frameon=False)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.045 * -(-len(handles) // ncol) + 0.01, 1, 1))
     return fig
 
 
@@ -291,7 +293,7 @@ def plot_sin_per_layer(
         ax.set_title(f"{col.replace('_', ' ')}\n{sub}")
         ax.set_xlabel("spiking layer (depth: name)")
     axes[0, 0].set_ylabel("share of inactivated neurons that spiked")
-    axes[0, 0].legend()
+    axes[0, -1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ts = sorted(data["t"].unique())
     fig.suptitle((title + "\n" if title else "") + f"read at t = {', '.join(map(str, ts))}", fontsize="medium")
     fig.tight_layout()
