@@ -35,6 +35,16 @@ from bsnn_lib.simulate import SimResult, simulate
 from bsnn_lib.train import TrainConfig, default_config, load_or_train, resolve_device
 
 SIM_CACHE_VERSION = 2
+_METHOD_FIXES = {("offphase", "defer"): 1}
+"""Fixes that changed the results of only some cells: (option, value) -> revision. A cell whose
+method has that option value gets a new cache key; the others keep theirs. (Revision 1 of
+offphase=defer: input reaching a neuron still switched off by the gate is deferred too.)"""
+
+
+def semantics_version(method: MethodConfig) -> str:
+    """The simulation-cache version of a method: the global one plus any fix that touches it."""
+    fixes = [f"{k}={v}.{rev}" for (k, v), rev in _METHOD_FIXES.items() if getattr(method, k) == v]
+    return ".".join([str(SIM_CACHE_VERSION), *fixes])
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -72,7 +82,7 @@ class Cell:
         d["method"] = self.method.to_dict()
         d["train"] = self.train_config().to_dict()
         d["engine"] = "any"  # both engines give the same answer (tested); share the cache
-        d["version"] = SIM_CACHE_VERSION
+        d["version"] = semantics_version(self.method)
         return config_key(d)
 
 

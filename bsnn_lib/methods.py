@@ -60,9 +60,9 @@ class MethodConfig:
         gate: bistable pipeline gate: layer l is switched on only from cycle l-1.
         sn: insert synchronous (relay) neurons on residual shortcuts. ``None`` = method default
             (on for bistable methods, off otherwise).
-        offphase: [choice] bistable: input that arrives while a neuron is firing (only happens
-            without SN) is ``drop``-ped (the spec: a firing neuron receives no input) or
-            ``defer``-red to its next integrating cycle.
+        offphase: [choice] bistable: input that arrives while a neuron is firing or still
+            switched off by the gate (only happens without SN) is ``drop``-ped (the spec: a firing
+            neuron receives no input) or ``defer``-red to its next integrating cycle.
     """
 
     method: str = "rate"

@@ -266,8 +266,9 @@ class BistableNeuron(SpikingNeuron):
 
     Integrating: V += input of this step + bias share. Firing (phase k): spike if
     V >= theta*w_k, V -= theta*w_k. After the firing cycle the remaining potential is carried
-    (error feedback) or cleared ([choice] ``residual``). Input arriving while firing is dropped or
-    deferred to the next integrating cycle ([choice] ``offphase``).
+    (error feedback) or cleared ([choice] ``residual``). Input arriving while firing (or while
+    still switched off by the pipeline gate) is dropped or deferred to the next integrating cycle
+    ([choice] ``offphase``).
     """
 
     kind = "bistable"
@@ -277,12 +278,13 @@ class BistableNeuron(SpikingNeuron):
         self.deferred: torch.Tensor | None = None
 
     def _end_of_firing_cycle(self) -> None:
-        cfg = self.schedule.cfg
-        if cfg.residual == "clear":
+        if self.schedule.cfg.residual == "clear":
             self.v = torch.zeros_like(self.v)
-        if cfg.offphase == "defer" and getattr(self, "deferred", None) is not None:
-            self.v = self.v + self.deferred
-            self.deferred = None
+
+    def _take_deferred(self) -> torch.Tensor | float:
+        """Input deferred while firing or switched off, added at the next integration."""
+        deferred, self.deferred = getattr(self, "deferred", None), None
+        return 0.0 if deferred is None else deferred
 
     def _defer(self, z: torch.Tensor) -> None:
         if self.schedule.cfg.offphase == "defer":
@@ -294,11 +296,11 @@ class BistableNeuron(SpikingNeuron):
         sch = self.schedule
         state = sch.state(self.depth, t)
         if state == "integrate":
-            self.v = self.v + z + sch.bias_gain(t) * self.bias
-            return torch.zeros_like(z)
-        if state == "off":
+            self.v = self.v + z + sch.bias_gain(t) * self.bias + self._take_deferred()
             return torch.zeros_like(z)
         self._defer(z)
+        if state == "off":
+            return torch.zeros_like(z)
         thr = self.threshold * sch.weight(t)
         spikes = self.v + sch.fire_eps * self.threshold >= thr
         out = spikes * thr
@@ -318,7 +320,7 @@ class BistableNeuron(SpikingNeuron):
         sch = self.schedule
         state = sch.state(self.depth, t0)
         if state == "integrate":
-            self.v = self.v + z + sch.bias_per_cycle * self.bias
+            self.v = self.v + z + sch.bias_per_cycle * self.bias + self._take_deferred()
         elif state == "fire":
             self._defer(z)
             n = firing_count(self.v, self.threshold, sch.fire_levels, sch.fire_max, FIRE_TOLERANCE)
@@ -329,6 +331,8 @@ class BistableNeuron(SpikingNeuron):
             if self.emit_steps:
                 return _unfold(self._spike_train(n) * self.threshold)
             return n * self.threshold / sch.fire_levels
+        else:  # switched off by the pipeline gate
+            self._defer(z)
         if self.emit_steps:
             return torch.zeros((sch.K * z.shape[0], *z.shape[1:]), dtype=z.dtype, device=z.device)
         return torch.zeros_like(z)
