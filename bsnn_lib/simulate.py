@@ -157,13 +157,9 @@ class _LayerReference:
     def __init__(self, pre: torch.Tensor, inactive_q: torch.Tensor, theta: torch.Tensor) -> None:
         self.a = torch.relu(pre)
         self.inactive = pre <= 0
-        self.inactive_i = self.inactive.to(torch.int32)
         self.inactive_q = inactive_q
-        self.inactive_q_i = inactive_q.to(torch.int32)
         self.clip = self.a > theta
         self.a_sq = float((self.a.double() ** 2).sum())
-        self.n_inactive = float(self.inactive_i.sum())
-        self.n_inactive_q = float(self.inactive_q_i.sum())
 
 
 class _StatCollector:
@@ -191,24 +187,16 @@ class _StatCollector:
             if n.count is None:
                 continue
             ref, s = self.refs[n.name], self.sums[(n.name, t)]
-            spiked = n.count > 0
+            for key, value in sin_counts(n.count, ref.inactive).items():
+                s[key] += value
+            for key, value in sin_counts(n.count, ref.inactive_q).items():
+                if key != "spikes":
+                    s[key + "_q"] += value
             s["neurons"] += n.count.numel()
-            s["spikes"] += float(n.count.sum(dtype=torch.float64))
-            s["inactive"] += ref.n_inactive
-            s["sin_neurons"] += float((spiked & ref.inactive).sum())
-            s["sin_spikes"] += float((n.count * ref.inactive_i).sum(dtype=torch.float64))
-            s["inactive_q"] += ref.n_inactive_q
-            s["sin_neurons_q"] += float((spiked & ref.inactive_q).sum())
-            s["sin_spikes_q"] += float((n.count * ref.inactive_q_i).sum(dtype=torch.float64))
             norm = _firing_cycles(self.snn, n.depth, t)
             rate = n.out_sum / norm if norm > 0 else torch.zeros_like(n.out_sum)
-            e2 = (rate - ref.a) ** 2
-            total = float(e2.sum(dtype=torch.float64))
-            err_sin = float((e2 * (ref.inactive & (rate > 0))).sum(dtype=torch.float64))
-            err_clip = float((e2 * ref.clip).sum(dtype=torch.float64))  # clip and SIN are disjoint
-            s["err_sin"] += err_sin
-            s["err_clip"] += err_clip
-            s["err_rest"] += max(total - err_sin - err_clip, 0.0)
+            for key, value in _error_parts(rate, ref.a, ref.inactive, ref.clip).items():
+                s[key] += value
             s["a_sq"] += ref.a_sq
             if n.name in self.fanout:
                 s["sops"] += float((n.count * self.fanout[n.name]).sum(dtype=torch.float64))
@@ -217,14 +205,12 @@ class _StatCollector:
 def sin_counts(count: torch.Tensor, inactive: torch.Tensor) -> dict[str, float]:
     """SIN counts of one layer: inactivated neurons, those of them that spiked, and spikes.
 
-    ``count`` is spikes per neuron, ``inactive`` marks neurons whose reference activation is 0.
-    SIN neuron rate = sin_neurons / inactive; SIN spike share = sin_spikes / spikes.
-    (The collector computes the same sums with per-batch precomputed masks.)"""
-    inactive_f = inactive.to(torch.float64)
+    ``count`` is spikes per neuron, ``inactive`` (bool) marks neurons whose reference activation
+    is 0. SIN neuron rate = sin_neurons / inactive; SIN spike share = sin_spikes / spikes."""
     return {
-        "inactive": float(inactive_f.sum()),
+        "inactive": float(inactive.sum()),
         "sin_neurons": float(((count > 0) & inactive).sum()),
-        "sin_spikes": float((count * inactive_f).sum()),
+        "sin_spikes": float((count * inactive).sum(dtype=torch.float64)),
         "spikes": float(count.sum(dtype=torch.float64)),
     }
 
@@ -234,16 +220,18 @@ def error_parts(rate: torch.Tensor, pre: torch.Tensor, theta: torch.Tensor) -> d
 
     SIN part: ANN activation 0 but the SNN sent something; clipping part: ANN activation above
     the threshold; the rest. Also the ANN's squared norm, for relative errors."""
-    a = torch.relu(pre).double()
-    e2 = (rate.double() - a) ** 2
-    sin = ((pre <= 0) & (rate > 0)).double()
-    clip = (a > theta).double() * (1 - sin)
-    return {
-        "err_sin": float((e2 * sin).sum()),
-        "err_clip": float((e2 * clip).sum()),
-        "err_rest": float((e2 * (1 - sin - clip)).sum()),
-        "a_sq": float((a * a).sum()),
-    }
+    a = torch.relu(pre)
+    parts = _error_parts(rate, a, pre <= 0, a > theta)
+    parts["a_sq"] = float((a.double() ** 2).sum())
+    return parts
+
+
+def _error_parts(rate: torch.Tensor, a: torch.Tensor, inactive: torch.Tensor, clip: torch.Tensor) -> dict[str, float]:
+    e2 = (rate - a) ** 2
+    total = float(e2.sum(dtype=torch.float64))
+    err_sin = float((e2 * (inactive & (rate > 0))).sum(dtype=torch.float64))
+    err_clip = float((e2 * clip).sum(dtype=torch.float64))  # clipping and SIN are disjoint
+    return {"err_sin": err_sin, "err_clip": err_clip, "err_rest": max(total - err_sin - err_clip, 0.0)}
 
 
 def _input_current(snn: SpikingNetwork, x: torch.Tensor, t: int) -> torch.Tensor:
