@@ -247,9 +247,8 @@ def result_tables(results: Sequence[CellResult]) -> dict[str, pd.DataFrame]:
         "energy": _order(pd.concat(energy, ignore_index=True), first + ["t"]) if energy else pd.DataFrame(),
         "latency": _order(pd.DataFrame(lat), first + ["ann_accuracy", "best_accuracy", "t_within_1pct", "t_within_0p5pct"]),
     }
-    for name in ("latency",):
-        for col in ("t_within_1pct", "t_within_0p5pct"):
-            frames[name][col] = frames[name][col].astype("Int64")
+    for col in ("t_within_1pct", "t_within_0p5pct"):
+        frames["latency"][col] = frames["latency"][col].astype("Int64")
     return frames
 
 
@@ -273,23 +272,31 @@ def write_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path, params: d
         written.append(path)
     if params is not None:
         with atomic_writer(out / "params.json") as fh:
-            fh.write(json.dumps(_jsonable(params), indent=2, sort_keys=True).encode())
+            fh.write(json.dumps(to_jsonable(params), indent=2, sort_keys=True).encode())
         written.append(out / "params.json")
     return written
 
 
-def _jsonable(obj: Any) -> Any:
+def to_jsonable(obj: Any) -> Any:
+    """Plain JSON values for parameter files: configs (``to_dict`` or dataclasses), mappings,
+    sequences, numpy scalars, paths; NaN becomes null; anything else its ``str``."""
+    if hasattr(obj, "to_dict") and not isinstance(obj, type):
+        return to_jsonable(obj.to_dict())
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return _jsonable(dataclasses.asdict(obj))
+        return to_jsonable(dataclasses.asdict(obj))
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.integer, np.floating)):
-        return obj.item()
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return None if np.isnan(obj) else float(obj)
     if isinstance(obj, Path):
         return str(obj)
-    return obj
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    return str(obj)
 
 
 def run_metadata() -> dict[str, Any]:

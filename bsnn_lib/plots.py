@@ -39,6 +39,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
 
+from bsnn_lib.experiments import to_jsonable
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 #: Background colours of the bistable states (integrating, firing, switched off).
@@ -105,26 +107,6 @@ def git_commit(repo: str | Path = REPO_ROOT) -> str | None:
     return f"{sha}-dirty" if dirty else sha or None
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return None if np.isnan(obj) else float(obj)
-    if isinstance(obj, float) and np.isnan(obj):
-        return None
-    if isinstance(obj, Path):
-        return str(obj)
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    if hasattr(obj, "to_dict"):
-        return _jsonable(obj.to_dict())
-    return str(obj)
-
-
 def _atomic_write(path: Path, write) -> None:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then ``os.replace`` it."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -155,7 +137,7 @@ def save_fig(fig: Figure, name: str, out_dir: str | Path, params: Mapping[str, A
         _atomic_write(path, lambda tmp, ext=ext: fig.savefig(tmp, format=ext, bbox_inches="tight"))
         paths.append(path)
     path = out / f"{name}.json"
-    text = json.dumps(_jsonable(meta), indent=2, sort_keys=True)
+    text = json.dumps(to_jsonable(meta), indent=2, sort_keys=True)
     _atomic_write(path, lambda tmp: Path(tmp).write_text(text + "\n"))
     paths.append(path)
     return paths
