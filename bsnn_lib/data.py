@@ -62,6 +62,8 @@ __all__ = [
     "calibration_indices",
     "calibration_subset",
     "data_root",
+    "training_indices",
+    "validation_indices",
     "get_spec",
     "load_dataset",
     "make_loader",
@@ -102,7 +104,8 @@ class UnknownSplitError(ValueError):
 
     def __init__(self, spec: DatasetSpec, split: str) -> None:
         super().__init__(
-            f"dataset {spec.name!r} has no split {split!r}; valid splits: {', '.join(spec.splits)}"
+            f"dataset {spec.name!r} has no split {split!r}; valid splits: "
+            f"{', '.join((*spec.splits, 'val'))}"
         )
 
 
@@ -135,7 +138,9 @@ class DatasetSpec:
         mean, std: per-channel normalization statistics on the [0, 1] scale.
         description: one paragraph, including caveats about the data (e.g. lossy test copies).
         train_size: number of images in the canonical train split.
-        splits: valid ``split`` arguments of :func:`load_dataset`.
+        splits: valid ``split`` arguments of :func:`load_dataset` (every dataset also has
+            ``"val"``: ``val_size`` fixed images held out of the train split, see
+            :func:`validation_indices`).
         augmentation: ``"none"``, ``"shift"``, ``"crop-flip"`` or ``"imagenet"`` (module doc).
         split_labels: ``(split, label)`` pairs for reporting accuracies; see :meth:`split_label`.
     """
@@ -152,6 +157,7 @@ class DatasetSpec:
     splits: tuple[str, ...] = ("train", "test")
     augmentation: str = "none"
     split_labels: tuple[tuple[str, str], ...] = ()
+    val_size: int = 5000
 
     def split_label(self, split: str) -> str:
         """Label to print next to an accuracy measured on ``split``."""
@@ -245,6 +251,7 @@ DATASETS: dict[str, DatasetSpec] = {
             description="scikit-learn's bundled 8x8 digits (1,797 images, values 0..16 scaled "
             "to [0, 1]); train = first 1,500, test = last 297. For fast tests.",
             train_size=DIGITS_TRAIN_SIZE,
+            val_size=300,
         ),
     )
 }
@@ -399,6 +406,10 @@ def load_dataset(name: str, split: str, *, augment: bool = False,
         DataIntegrityError: files found but wrong (checksum, classes, image size).
     """
     spec = get_spec(name)
+    if split == "val":
+        train = load_dataset(name, "train", augment=False, root=root, allow_download=allow_download,
+                             tensor_cache=tensor_cache)
+        return Subset(train, validation_indices(name, len(train)))
     if split not in spec.splits:
         raise UnknownSplitError(spec, split)
     if (spec.name, split) in _IN_MEMORY:
@@ -434,25 +445,51 @@ def register_tensors(name: str, split: str, images: torch.Tensor, labels: torch.
     _IN_MEMORY[(spec.name, split)] = (images, labels)
 
 
+def validation_indices(name: str, num_train: int | None = None) -> list[int]:
+    """The fixed validation split: ``val_size`` evenly spaced indices into the train split.
+
+    Item i is ``floor(i * num_train / val_size)``: no seed, the same on every machine, and on a
+    class-sorted ImageFolder copy an equal share of every class. A model trained with
+    ``holdout=True`` never sees these images; method variants are chosen on them."""
+    spec = get_spec(name)
+    total = spec.train_size if num_train is None else num_train
+    n = min(spec.val_size, total)
+    return [i * total // n for i in range(n)]
+
+
+def training_indices(name: str, num_train: int, holdout: bool) -> list[int]:
+    """Indices of the train split used for training (and calibration): all of them, or, with
+    ``holdout``, all but :func:`validation_indices`."""
+    if not holdout:
+        return list(range(num_train))
+    val = set(validation_indices(name, num_train))
+    return [i for i in range(num_train) if i not in val]
+
+
 def calibration_indices(name: str, n: int, seed: int = 0, *,
-                        num_train: int | None = None) -> list[int]:
+                        num_train: int | None = None, holdout: bool = False) -> list[int]:
     """``n`` distinct, sorted indices into the train split, fixed by ``seed`` alone.
 
     ``num_train`` defaults to the spec's canonical train size; pass ``len(train_dataset)`` for a
-    copy of a different size. Uses ``numpy.random.default_rng(seed)``.
+    copy of a different size. Uses ``numpy.random.default_rng(seed)``. With ``holdout`` the
+    indices are drawn from :func:`training_indices` only (never from the validation split).
     """
     total = get_spec(name).train_size if num_train is None else num_train
-    if not 0 < n <= total:
-        raise ValueError(f"calibration size n={n} must be in 1..{total} (the train split size)")
-    chosen = np.random.default_rng(seed).choice(total, size=n, replace=False)
+    pool = training_indices(name, total, holdout) if holdout else None
+    size = total if pool is None else len(pool)
+    if not 0 < n <= size:
+        raise ValueError(f"calibration size n={n} must be in 1..{size} (the train split size)")
+    chosen = np.random.default_rng(seed).choice(size, size=n, replace=False)
+    if pool is not None:
+        chosen = [pool[int(i)] for i in chosen]
     return sorted(int(i) for i in chosen)
 
 
 def calibration_subset(name: str, n: int, seed: int = 0,
-                       root: str | os.PathLike[str] | None = None) -> Subset:
+                       root: str | os.PathLike[str] | None = None, holdout: bool = False) -> Subset:
     """:func:`calibration_indices` applied to the train split, without augmentation."""
     train = load_dataset(name, "train", augment=False, root=root)
-    return Subset(train, calibration_indices(name, n, seed, num_train=len(train)))
+    return Subset(train, calibration_indices(name, n, seed, num_train=len(train), holdout=holdout))
 
 
 def test_subset(dataset: Dataset, n: int | None) -> Dataset:

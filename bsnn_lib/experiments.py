@@ -124,8 +124,8 @@ def test_loader(dataset: str, n: int | None, batch_size: int, split: str = "test
 test_loader.__test__ = False  # not a pytest test
 
 
-def calibration_loader(dataset: str, n: int, seed: int = 0, batch_size: int = 256):
-    return make_loader(calibration_subset(dataset, n, seed), batch_size)
+def calibration_loader(dataset: str, n: int, seed: int = 0, batch_size: int = 256, holdout: bool = False):
+    return make_loader(calibration_subset(dataset, n, seed, holdout=holdout), batch_size)
 
 
 def build_snn(
@@ -140,7 +140,8 @@ def build_snn(
     if model is None:
         model, meta = trained_ann(c.train_config(), device=device, progress=progress)
     spec = get_spec(c.dataset)
-    calib = calib if calib is not None else calibration_loader(c.dataset, c.calib_size, c.calib_seed)
+    calib = calib if calib is not None else calibration_loader(
+        c.dataset, c.calib_size, c.calib_seed, holdout=c.train_config().holdout)
     m = c.method
     lam_key = config_key(
         {"ckpt": c.train_config().key(), "p": m.percentile, "cw": m.channelwise, "pos": m.calib_positive_only,

@@ -38,7 +38,9 @@ from bsnn_lib.checkpoints import (
     load_checkpoint,
     save_checkpoint,
 )
-from bsnn_lib.data import data_root, get_spec, load_dataset, make_loader, test_subset
+from torch.utils.data import Subset
+
+from bsnn_lib.data import data_root, get_spec, load_dataset, make_loader, test_subset, training_indices
 from bsnn_lib.models import ARCHS, POOLS, UnknownArchError, UnknownPoolError, build_model
 
 __all__ = [
@@ -82,8 +84,10 @@ class TrainConfig:
             ``"onecycle"`` (OneCycleLR: 15% warm-up to ``lr``, then cosine to ~0) or ``"constant"``.
         seed: seeds weights init, data order and augmentation.
         augment: training augmentation (see :mod:`bsnn_lib.data`).
-        train_subset: train on the first N training images only (tests); None = all.
+        train_subset: train on N evenly spaced training images only (tests); None = all.
         label_smoothing: cross-entropy label smoothing.
+        holdout: never train on the fixed validation split (``load_dataset(name, "val")``,
+            :func:`bsnn_lib.data.validation_indices`), so method variants can be chosen on it.
     """
 
     dataset: str
@@ -102,6 +106,7 @@ class TrainConfig:
     augment: bool = True
     train_subset: int | None = None
     label_smoothing: float = 0.0
+    holdout: bool = False
 
     def __post_init__(self) -> None:
         self._normalize_types()
@@ -147,12 +152,24 @@ class TrainConfig:
         return cls(**values)
 
     def key(self) -> str:
-        """Stable 16-hex-digit hash of :meth:`to_dict`."""
-        return config_key(self.to_dict())
+        """Stable 16-hex-digit hash of :meth:`to_dict`.
+
+        Fields added after the first release (:data:`_LATE_FIELDS`) enter the hash only when
+        they differ from their default, so the keys of earlier configs (and their checkpoint
+        names) do not change."""
+        d = self.to_dict()
+        for name, default in _LATE_FIELDS.items():
+            if d.get(name) == default:
+                d.pop(name)
+        return config_key(d)
 
     def checkpoint_path(self) -> Path:
         """``<data root>/checkpoints/<dataset>-<arch>-<key>.pt`` (data root read at call time)."""
         return data_root() / "checkpoints" / f"{self.dataset}-{self.arch}-{self.key()}.pt"
+
+
+_LATE_FIELDS: dict[str, Any] = {"holdout": False}
+"""TrainConfig fields keyed only when set (see :meth:`TrainConfig.key`)."""
 
 
 def _require(condition: bool, message: str) -> None:
@@ -318,8 +335,7 @@ class _TrainingRun:
         self.device = device
         self.progress = progress
         spec = get_spec(config.dataset)
-        train_set = test_subset(load_dataset(spec.name, "train", augment=config.augment),
-                                config.train_subset)
+        train_set = training_set(config)
         self.train_loader = make_loader(train_set, config.batch_size, shuffle=True,
                                         seed=config.seed, num_workers=_num_workers())
         self.model = build_model(config.arch, spec, width=config.width, pool=config.pool).to(
@@ -474,14 +490,31 @@ def train(config: TrainConfig, *, device: str | torch.device | None = None, prog
     return model, dict(metadata, checkpoint_path=str(path), loaded_from_cache=False)
 
 
+def training_set(config: TrainConfig):
+    """The images ``config`` trains on: the train split (augmented), without the validation
+    split when ``holdout``, then ``train_subset`` evenly spaced items of that."""
+    spec = get_spec(config.dataset)
+    full = load_dataset(spec.name, "train", augment=config.augment)
+    if config.holdout:
+        full = Subset(full, training_indices(spec.name, len(full), holdout=True))
+    return test_subset(full, config.train_subset)
+
+
 def _test_metrics(model: nn.Module, config: TrainConfig, device: torch.device) -> dict[str, Any]:
-    """Test accuracy of ``model`` on ``config.dataset``'s test split, with its report label."""
+    """Test accuracy of ``model`` on ``config.dataset``'s test split, with its report label;
+    also on every other evaluation split the dataset has (CIFAR-10: the lossless 1k), and on
+    the validation split when the model was trained with ``holdout``."""
     spec = get_spec(config.dataset)
     loader = make_loader(load_dataset(spec.name, "test"), EVAL_BATCH_SIZE)
     start = time.perf_counter()
     accuracy = evaluate_ann(model, loader, device)
-    return {"test_accuracy": accuracy, "test_split": "test", "test_label": spec.split_label("test"),
-            "eval_seconds": time.perf_counter() - start}
+    out = {"test_accuracy": accuracy, "test_split": "test", "test_label": spec.split_label("test"),
+           "eval_seconds": time.perf_counter() - start}
+    extra = [s for s in spec.splits if s not in ("train", "test")] + (["val"] if config.holdout else [])
+    for split in extra:
+        split_loader = make_loader(load_dataset(spec.name, split), EVAL_BATCH_SIZE)
+        out[f"accuracy_{split}"] = evaluate_ann(model, split_loader, device)
+    return out
 
 
 # ------------------------------------------------------------------------------------- caching

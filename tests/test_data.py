@@ -62,8 +62,8 @@ def test_unknown_dataset_lists_valid_names() -> None:
 
 
 def test_unknown_split_lists_valid_splits() -> None:
-    with pytest.raises(UnknownSplitError, match="valid splits: train, test"):
-        load_dataset("digits", "val")
+    with pytest.raises(UnknownSplitError, match="valid splits: train, test, val"):
+        load_dataset("digits", "valid")
 
 
 def test_data_root_follows_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -276,3 +276,18 @@ def test_make_loader_order_depends_only_on_seed() -> None:
 
     assert labels(0) == labels(0) != labels(1)
     assert next(iter(make_loader(train, 4)))[1].tolist() == train.labels[:4].tolist()
+
+
+def test_validation_split_is_fixed_disjoint_from_training_and_calibration(bsnn_env: Path) -> None:
+    from bsnn_lib.data import training_indices, validation_indices
+
+    val = validation_indices("digits", 1500)
+    assert val == validation_indices("digits", 1500)  # no seed: the same everywhere
+    assert len(val) == 300 and val[:3] == [0, 5, 10]
+    val = validation_indices("cifar10", 50000)
+    assert len(val) == 5000 and val[:3] == [0, 10, 20]
+    train = training_indices("cifar10", 50000, holdout=True)
+    assert len(train) == 45000 and not set(train) & set(val)
+    calib = calibration_indices("cifar10", 2000, 0, num_train=50000, holdout=True)
+    assert not set(calib) & set(val)
+    assert len(load_dataset("mnist", "val")) == 5000
