@@ -6,12 +6,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.bsnn-stamp
 PROFILE ?= quick
 
-.PHONY: all env figures test bench clean-cache help
+.PHONY: all env figures test lint format notebooks bench clean-cache help
 all: help
 
 help:
 	@echo "make figures   run the notebook series headless (profile $(PROFILE)) -> figures/, results/, runs/"
-	@echo "make test      run the test suite"
+	@echo "make test      lint (ruff) and run the test suite"
+	@echo "make format    format the code (ruff) and re-sync the notebooks with their .py twins"
 	@echo "make bench     speed suite (benchmarks/)"
 	@echo "make env       create/refresh the pinned .venv only"
 
@@ -27,8 +28,20 @@ $(STAMP): requirements.txt pyproject.toml
 figures: $(STAMP)
 	$(PY) -m bsnn_lib workbook --profile $(PROFILE)
 
-test: $(STAMP)
+test: lint
 	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+	$(MAKE) notebooks
+
+# the .py twin (jupytext percent format) is the file to edit; this writes its .ipynb pair
+notebooks: $(STAMP)
+	cd notebooks && for f in 0*.py; do ../$(PY) -m jupytext --sync "$$f" -q; done
 
 bench: $(STAMP)
 	$(PY) benchmarks/speed.py

@@ -36,8 +36,9 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bsnn_lib.data import get_spec, load_dataset, register_tensors, test_subset  # noqa: E402
-from bsnn_lib.experiments import cell, result_tables, run_cell, run_metadata, write_tables  # noqa: E402
+from bsnn_lib.data import get_spec, load_dataset, register_tensors  # noqa: E402
+from bsnn_lib.experiments import cell, result_tables, run_cell, write_tables  # noqa: E402
+from bsnn_lib.io import run_metadata  # noqa: E402
 from bsnn_lib.methods import method_config  # noqa: E402
 from bsnn_lib.profiles import load_profile  # noqa: E402
 from bsnn_lib.train import default_config, load_or_train  # noqa: E402
@@ -61,8 +62,12 @@ def pack(out: Path) -> None:
     for i in range(PARTS):
         folder = out / f"part{i + 1}"
         folder.mkdir(parents=True, exist_ok=True)
-        torch.save({"x": x[bounds[i]:bounds[i + 1]].clone(), "y": y[bounds[i]:bounds[i + 1]].clone()}, folder / "train.pt")
-    test = {split: dict(zip(("x", "y"), _uint8(load_dataset("cifar10", split)))) for split in ("test", "test-lossless-1k")}
+        torch.save(
+            {"x": x[bounds[i] : bounds[i + 1]].clone(), "y": y[bounds[i] : bounds[i + 1]].clone()}, folder / "train.pt"
+        )
+    test = {
+        split: dict(zip(("x", "y"), _uint8(load_dataset("cifar10", split)))) for split in ("test", "test-lossless-1k")
+    }
     (out / "test").mkdir(parents=True, exist_ok=True)
     torch.save(test, out / "test" / "test.pt")
     for folder in sorted(out.iterdir()):
@@ -95,12 +100,22 @@ def job_profile_net(arch: str, out: Path, device: str, smoke: bool) -> None:
             t0 = time.perf_counter()
             r = run_cell(c, device=device, progress=False)
             res = r.result
-            print(f"{arch} {split} {m.label()}: acc(T)={res.correct[-1] / res.n:.4f} ANN={res.ann_accuracy:.4f} "
-                  f"{time.perf_counter() - t0:.1f}s", flush=True)
+            print(
+                f"{arch} {split} {m.label()}: acc(T)={res.correct[-1] / res.n:.4f} ANN={res.ann_accuracy:.4f} "
+                f"{time.perf_counter() - t0:.1f}s",
+                flush=True,
+            )
             results.append(r)
-            write_tables(result_tables(results), out / f"cpu-full-cifar10-{arch}",
-                         params={"profile": "cpu-full", "run": run_metadata(), "ann": r.ann_meta,
-                                 "note": "cpu-full CIFAR-10 cells, trained and simulated on the GPU machine"})
+            write_tables(
+                result_tables(results),
+                out / f"cpu-full-cifar10-{arch}",
+                params={
+                    "profile": "cpu-full",
+                    "run": run_metadata(),
+                    "ann": r.ann_meta,
+                    "note": "cpu-full CIFAR-10 cells, trained and simulated on the GPU machine",
+                },
+            )
 
 
 def job_paper(out: Path, device: str, smoke: bool, epochs: int, T: int) -> None:
@@ -108,22 +123,46 @@ def job_paper(out: Path, device: str, smoke: bool, epochs: int, T: int) -> None:
     config = default_config("cifar10", "vgg16")
     config = type(config)(**{**config.to_dict(), "width": 1.0, "epochs": 1 if smoke else epochs})
     model, meta = load_or_train(config, device=device, progress=False)
-    print(f"paper vgg16 width 1: test acc {meta['test_accuracy']:.4f} after {config.epochs} epochs "
-          f"({meta['train_seconds']:.0f}s)", flush=True)
-    methods = [method_config("rate", percentile=99.99), method_config("rate", percentile=99.99, v_init=0.5),
-               method_config("phase", K=8)] + [method_config("bsnn", K=k) for k in (6, 8, 10)]
+    print(
+        f"paper vgg16 width 1: test acc {meta['test_accuracy']:.4f} after {config.epochs} epochs "
+        f"({meta['train_seconds']:.0f}s)",
+        flush=True,
+    )
+    methods = [
+        method_config("rate", percentile=99.99),
+        method_config("rate", percentile=99.99, v_init=0.5),
+        method_config("phase", K=8),
+    ] + [method_config("bsnn", K=k) for k in (6, 8, 10)]
     results = []
     for m in methods:
-        c = cell("cifar10", "vgg16", m, 16 if smoke else T, train={"width": 1.0, "epochs": config.epochs},
-                 split="test-lossless-1k", n_test=64 if smoke else 1000, batch_size=500,
-                 calib_size=200 if smoke else 1000)
+        c = cell(
+            "cifar10",
+            "vgg16",
+            m,
+            16 if smoke else T,
+            train={"width": 1.0, "epochs": config.epochs},
+            split="test-lossless-1k",
+            n_test=64 if smoke else 1000,
+            batch_size=500,
+            calib_size=200 if smoke else 1000,
+        )
         r = run_cell(c, device=device, progress=False)
         results.append(r)
-        print(f"paper vgg16 {m.label()}: acc(T)={r.result.correct[-1] / r.result.n:.4f} "
-              f"ANN={r.result.ann_accuracy:.4f} sim {r.result.wall_time:.1f}s", flush=True)
-        write_tables(result_tables(results), out / "paper-vgg16-width1",
-                     params={"train": config.to_dict(), "ann": r.ann_meta, "run": run_metadata(),
-                             "note": f"full-width VGG16 after only {config.epochs} epochs (not the paper's training)"})
+        print(
+            f"paper vgg16 {m.label()}: acc(T)={r.result.correct[-1] / r.result.n:.4f} "
+            f"ANN={r.result.ann_accuracy:.4f} sim {r.result.wall_time:.1f}s",
+            flush=True,
+        )
+        write_tables(
+            result_tables(results),
+            out / "paper-vgg16-width1",
+            params={
+                "train": config.to_dict(),
+                "ann": r.ann_meta,
+                "run": run_metadata(),
+                "note": f"full-width VGG16 after only {config.epochs} epochs (not the paper's training)",
+            },
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,12 +170,30 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     jobs = {name: out / f"{name}.log" for name in ("vgg16", "resnet20", "paper")}
-    env = dict(os.environ, BSNN_DATA_ROOT=str(Path(args.data_root).resolve()),
-               BSNN_NUM_WORKERS=str(args.workers), PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        BSNN_DATA_ROOT=str(Path(args.data_root).resolve()),
+        BSNN_NUM_WORKERS=str(args.workers),
+        PYTHONUNBUFFERED="1",
+    )
     procs = {}
     for name, log in jobs.items():
-        cmd = [sys.executable, __file__, "job", name, "--out", str(out / "tables"), "--pack", args.pack,
-               "--device", args.device, "--epochs", str(args.epochs), "--T", str(args.T)] + (["--smoke"] if args.smoke else [])
+        cmd = [
+            sys.executable,
+            __file__,
+            "job",
+            name,
+            "--out",
+            str(out / "tables"),
+            "--pack",
+            args.pack,
+            "--device",
+            args.device,
+            "--epochs",
+            str(args.epochs),
+            "--T",
+            str(args.T),
+        ] + (["--smoke"] if args.smoke else [])
         procs[name] = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
     deadline = time.time() + args.budget
     for name, p in procs.items():

@@ -22,8 +22,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,12 +35,11 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bsnn_lib.checkpoints import atomic_writer  # noqa: E402
 from bsnn_lib.data import calibration_subset  # noqa: E402
-from bsnn_lib.experiments import build_snn, cell, run_metadata, test_loader, trained_ann  # noqa: E402
+from bsnn_lib.experiments import build_snn, cell, test_loader, trained_ann  # noqa: E402
+from bsnn_lib.io import atomic_writer, run_metadata  # noqa: E402
 from bsnn_lib.methods import method_config  # noqa: E402
 from bsnn_lib.simulate import simulate  # noqa: E402
-from bsnn_lib.train import default_config  # noqa: E402
 
 MARK_TIMES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
@@ -63,8 +63,15 @@ def sj_mode(percentile: float) -> str:
     return "max" if percentile >= 100 else f"{percentile:g}%"
 
 
-def sj_convert(ann: nn.Module, calib_dataset, percentile: float, *, calib_batch: int | None = None,
-               device: str = "cpu", quiet: bool = True) -> torch.fx.GraphModule:
+def sj_convert(
+    ann: nn.Module,
+    calib_dataset,
+    percentile: float,
+    *,
+    calib_batch: int | None = None,
+    device: str = "cpu",
+    quiet: bool = True,
+) -> torch.fx.GraphModule:
     """Convert a copy of ``ann`` with SpikingJelly's ``ann2snn.Converter``.
 
     ``calib_batch=None`` feeds the whole calibration subset as ONE batch: SpikingJelly's
@@ -130,6 +137,7 @@ def preload(loader) -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 def cpu_busy(seconds: float = 1.0) -> float | None:
     """Share of CPU time (all cores) that was busy over ``seconds`` (from /proc/stat)."""
+
     def snap():
         with open("/proc/stat") as fh:
             vals = [int(v) for v in fh.readline().split()[1:]]
@@ -146,8 +154,12 @@ def cpu_busy(seconds: float = 1.0) -> float | None:
 
 
 def machine_state() -> dict[str, Any]:
-    return {"loadavg": list(os.getloadavg()), "cpu_busy_1s": cpu_busy(), "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads()}
+    return {
+        "loadavg": list(os.getloadavg()),
+        "cpu_busy_1s": cpu_busy(),
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 def write_bytes(path: Path, data: bytes) -> None:
@@ -170,8 +182,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit("spikingjelly does not import: .venv/bin/pip install spikingjelly==0.0.0.0.14")
     before = machine_state()
     cfg = method_config("rate", percentile=args.percentile)
-    c = cell(args.dataset, args.arch, cfg, args.T, n_test=args.n_test, batch_size=args.batch_size,
-             calib_size=args.calib_size)
+    c = cell(
+        args.dataset, args.arch, cfg, args.T, n_test=args.n_test, batch_size=args.batch_size, calib_size=args.calib_size
+    )
     ann, meta = trained_ann(c.train_config(), progress=not args.quiet)
     snn, _ = build_snn(c, progress=not args.quiet)
     batches = preload(test_loader(args.dataset, args.n_test, args.batch_size))
@@ -197,39 +210,59 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     sj_th = sj_thresholds(sj)
     acc_ours = ours.correct / n
     acc_sj = sj_res["correct"] / n
-    table = pd.DataFrame({
-        "t": np.arange(1, args.T + 1),
-        "accuracy_ours": acc_ours,
-        "accuracy_spikingjelly": acc_sj,
-        "answered_ours": ours.answered / n,
-        "correct_ours": ours.correct,
-        "correct_spikingjelly": sj_res["correct"],
-        "n": n,
-        "ann_accuracy": ours.ann_accuracy,
-    })
-    walls = {"ours_fast": ours.wall_time, "ours_reference": ours_ref.wall_time if ours_ref else None,
-             "spikingjelly": sj_res["wall_time"], "spikingjelly_convert": sj_convert_s}
+    table = pd.DataFrame(
+        {
+            "t": np.arange(1, args.T + 1),
+            "accuracy_ours": acc_ours,
+            "accuracy_spikingjelly": acc_sj,
+            "answered_ours": ours.answered / n,
+            "correct_ours": ours.correct,
+            "correct_spikingjelly": sj_res["correct"],
+            "n": n,
+            "ann_accuracy": ours.ann_accuracy,
+        }
+    )
+    walls = {
+        "ours_fast": ours.wall_time,
+        "ours_reference": ours_ref.wall_time if ours_ref else None,
+        "spikingjelly": sj_res["wall_time"],
+        "spikingjelly_convert": sj_convert_s,
+    }
     summary = {
         "spikingjelly_version": version,
-        "dataset": args.dataset, "arch": args.arch, "T": args.T, "n_test": n,
-        "batch_size": args.batch_size, "calib_size": args.calib_size, "percentile": args.percentile,
+        "dataset": args.dataset,
+        "arch": args.arch,
+        "T": args.T,
+        "n_test": n,
+        "batch_size": args.batch_size,
+        "calib_size": args.calib_size,
+        "percentile": args.percentile,
         "spikingjelly_mode": sj_mode(args.percentile),
-        "our_method": cfg.to_dict(), "our_label": cfg.label(),
-        "checkpoint": meta.get("checkpoint_path"), "ann_test_accuracy_full": meta.get("test_accuracy"),
+        "our_method": cfg.to_dict(),
+        "our_label": cfg.label(),
+        "checkpoint": meta.get("checkpoint_path"),
+        "ann_test_accuracy_full": meta.get("test_accuracy"),
         "ann_accuracy_on_these_images": ours.ann_accuracy,
         "wall_seconds": walls,
         "ratio_spikingjelly_over_ours_fast": sj_res["wall_time"] / ours.wall_time,
         "ratio_spikingjelly_over_ours_reference": (sj_res["wall_time"] / ours_ref.wall_time) if ours_ref else None,
         "image_steps_per_second": {k: n * args.T / v for k, v in walls.items() if v and k != "spikingjelly_convert"},
-        "accuracy_at": {str(t): {"ours": float(acc_ours[t - 1]), "spikingjelly": float(acc_sj[t - 1])}
-                        for t in MARK_TIMES if t <= args.T},
+        "accuracy_at": {
+            str(t): {"ours": float(acc_ours[t - 1]), "spikingjelly": float(acc_sj[t - 1])}
+            for t in MARK_TIMES
+            if t <= args.T
+        },
         "max_abs_accuracy_difference": float(np.max(np.abs(acc_ours - acc_sj))),
         "max_abs_accuracy_difference_t_ge_8": float(np.max(np.abs(acc_ours[7:] - acc_sj[7:]))) if args.T >= 8 else None,
-        "thresholds": {"ours_inverted_cdf": ours_th, "spikingjelly_one_batch": sj_th,
-                       f"spikingjelly_ema_batch{args.ema_batch}": sj_ema},
+        "thresholds": {
+            "ours_inverted_cdf": ours_th,
+            "spikingjelly_one_batch": sj_th,
+            f"spikingjelly_ema_batch{args.ema_batch}": sj_ema,
+        },
         "engines_agree": None if ours_ref is None else bool(np.array_equal(ours_ref.correct, ours.correct)),
         "stats_collected": False,
-        "machine_before": before, "machine_after": after,
+        "machine_before": before,
+        "machine_after": after,
         "run": run_metadata(),
     }
     out = Path(args.out)
@@ -241,20 +274,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_report(s: dict[str, Any]) -> None:
-    print(f"\n## SpikingJelly {s['spikingjelly_version']} vs bsnn ({s['our_label']}), "
-          f"{s['dataset']}/{s['arch']}, {s['n_test']} images, T={s['T']}, batch {s['batch_size']}\n")
+    print(
+        f"\n## SpikingJelly {s['spikingjelly_version']} vs bsnn ({s['our_label']}), "
+        f"{s['dataset']}/{s['arch']}, {s['n_test']} images, T={s['T']}, batch {s['batch_size']}\n"
+    )
     print(f"ANN accuracy on these images: {100 * s['ann_accuracy_on_these_images']:.2f}%\n")
     print("| t | ours | SpikingJelly |\n|---:|---:|---:|")
     for t, a in s["accuracy_at"].items():
         print(f"| {t} | {100 * a['ours']:.2f}% | {100 * a['spikingjelly']:.2f}% |")
     w = s["wall_seconds"]
     ref = f"{w['ours_reference']:.1f} s" if w["ours_reference"] else "skipped"
-    print(f"\nwall: ours fast {w['ours_fast']:.1f} s, ours reference {ref}, SpikingJelly "
-          f"{w['spikingjelly']:.1f} s; SJ/ours-fast = {s['ratio_spikingjelly_over_ours_fast']:.2f}x"
-          + (f", SJ/ours-reference = {s['ratio_spikingjelly_over_ours_reference']:.2f}x"
-             if s["ratio_spikingjelly_over_ours_reference"] else ""))
-    print(f"machine before: loadavg {s['machine_before']['loadavg']}, "
-          f"busy {s['machine_before']['cpu_busy_1s']:.0%}")
+    print(
+        f"\nwall: ours fast {w['ours_fast']:.1f} s, ours reference {ref}, SpikingJelly "
+        f"{w['spikingjelly']:.1f} s; SJ/ours-fast = {s['ratio_spikingjelly_over_ours_fast']:.2f}x"
+        + (
+            f", SJ/ours-reference = {s['ratio_spikingjelly_over_ours_reference']:.2f}x"
+            if s["ratio_spikingjelly_over_ours_reference"]
+            else ""
+        )
+    )
+    print(f"machine before: loadavg {s['machine_before']['loadavg']}, busy {s['machine_before']['cpu_busy_1s']:.0%}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -262,12 +301,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--arch", default="vgg-small")
     p.add_argument("--T", type=int, default=64)
-    p.add_argument("--n-test", type=int, default=10000, help="N evenly spaced test images, bsnn_lib.data.test_subset (default: 10000 = all)")
+    p.add_argument(
+        "--n-test",
+        type=int,
+        default=10000,
+        help="N evenly spaced test images, bsnn_lib.data.evenly_spaced (default: 10000 = all)",
+    )
     p.add_argument("--batch-size", type=int, default=250)
     p.add_argument("--calib-size", type=int, default=1000)
     p.add_argument("--percentile", type=float, default=99.9)
-    p.add_argument("--ema-batch", type=int, default=256,
-                   help="also report SJ's thresholds when calibrated with this batch size (EMA)")
+    p.add_argument(
+        "--ema-batch",
+        type=int,
+        default=256,
+        help="also report SJ's thresholds when calibrated with this batch size (EMA)",
+    )
     p.add_argument("--skip-reference", action="store_true", help="do not time our reference engine")
     p.add_argument("--out", default=str(REPO / "results" / "peer"))
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -28,8 +28,9 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,10 +42,6 @@ for p in (str(REPO), str(HERE)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from bsnn_lib.experiments import build_snn, cell, run_metadata, test_loader, trained_ann  # noqa: E402
-from bsnn_lib.methods import method_config  # noqa: E402
-from bsnn_lib.simulate import simulate  # noqa: E402
-from bsnn_lib.train import default_config  # noqa: E402
 from peer_spikingjelly import (  # noqa: E402
     machine_state,
     preload,
@@ -54,6 +51,12 @@ from peer_spikingjelly import (  # noqa: E402
     write_bytes,
     write_csv,
 )
+
+from bsnn_lib.experiments import build_snn, cell, test_loader, trained_ann  # noqa: E402
+from bsnn_lib.io import run_metadata  # noqa: E402
+from bsnn_lib.methods import method_config  # noqa: E402
+from bsnn_lib.simulate import simulate  # noqa: E402
+from bsnn_lib.train import default_config  # noqa: E402
 
 METHODS = {
     "rate": {"method": "rate", "percentile": 99.9},
@@ -87,10 +90,19 @@ def _warm_up(snn, batches, T: int, engine: str) -> None:
     simulate(snn, [(x[:4], y[:4])], min(T, 2 * snn.schedule.K), engine=engine, stats=False, progress=False)
 
 
-def bench_net(dataset: str, arch: str, methods: Sequence[str], n: int, T: int, batch_size: int,
-              engines: Sequence[str], with_sj: bool, progress: bool, chunk: int = 8) -> list[dict[str, Any]]:
-    ann, _ = trained_ann(default_config(dataset, arch),
-                         progress=progress)
+def bench_net(
+    dataset: str,
+    arch: str,
+    methods: Sequence[str],
+    n: int,
+    T: int,
+    batch_size: int,
+    engines: Sequence[str],
+    with_sj: bool,
+    progress: bool,
+    chunk: int = 8,
+) -> list[dict[str, Any]]:
+    ann, _ = trained_ann(default_config(dataset, arch), progress=progress)
     batches = preload(test_loader(dataset, n, batch_size))
     n_img = sum(len(y) for _, y in batches)
     ann_s = time_ann(ann, batches)
@@ -100,11 +112,21 @@ def bench_net(dataset: str, arch: str, methods: Sequence[str], n: int, T: int, b
 
     def row(method: str, engine: str, wall: float, correct_T: int) -> dict[str, Any]:
         step_ms = 1000 * wall / T
-        return {"net": net, "method": method, "engine": engine, "n": n_img, "T": T, "wall_s": wall,
-                "image_steps_per_s": n_img * T / wall, "step_ms": step_ms,
-                "ann_forward_ms": 1000 * ann_s, "step_over_ann": step_ms / (1000 * ann_s),
-                "fast_over_reference": np.nan, "acc_T": correct_T / n_img,
-                "ann_forward_cl_ms": 1000 * ann_cl_s}
+        return {
+            "net": net,
+            "method": method,
+            "engine": engine,
+            "n": n_img,
+            "T": T,
+            "wall_s": wall,
+            "image_steps_per_s": n_img * T / wall,
+            "step_ms": step_ms,
+            "ann_forward_ms": 1000 * ann_s,
+            "step_over_ann": step_ms / (1000 * ann_s),
+            "fast_over_reference": np.nan,
+            "acc_T": correct_T / n_img,
+            "ann_forward_cl_ms": 1000 * ann_cl_s,
+        }
 
     for name in methods:
         cfg = method_config(**METHODS[name])
@@ -127,23 +149,36 @@ def bench_net(dataset: str, arch: str, methods: Sequence[str], n: int, T: int, b
             sj = sj_convert(ann, calibration_subset(dataset, c.calib_size, c.calib_seed), cfg.percentile)
             sj_simulate(sj, [(batches[0][0][:4], batches[0][1][:4])], 4)  # warm-up
             res = sj_simulate(sj, batches, T)
-            rows.append(row(f"{cfg.label()} (SpikingJelly {sj_version()})", "spikingjelly",
-                            res["wall_time"], int(res["correct"][-1])))
+            rows.append(
+                row(
+                    f"{cfg.label()} (SpikingJelly {sj_version()})",
+                    "spikingjelly",
+                    res["wall_time"],
+                    int(res["correct"][-1]),
+                )
+            )
             print(f"  {net} {'rate (SpikingJelly)':24s} {'sj':9s} {res['wall_time']:7.2f} s", flush=True)
     return rows
 
 
 def markdown(df: pd.DataFrame) -> str:
-    lines = ["| net | method | engine | wall s | image-steps/s | step / ANN fwd | fast / ref | acc(T) |",
-             "|---|---|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| net | method | engine | wall s | image-steps/s | step / ANN fwd | fast / ref | acc(T) |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
     for r in df.itertuples(index=False):
         speed = "" if pd.isna(r.fast_over_reference) else f"{r.fast_over_reference:.1f}x"
-        lines.append(f"| {r.net} | {r.method} | {r.engine} | {r.wall_s:.2f} | {r.image_steps_per_s:,.0f} | "
-                     f"{r.step_over_ann:.2f} | {speed} | {100 * r.acc_T:.2f}% |")
+        lines.append(
+            f"| {r.net} | {r.method} | {r.engine} | {r.wall_s:.2f} | {r.image_steps_per_s:,.0f} | "
+            f"{r.step_over_ann:.2f} | {speed} | {100 * r.acc_T:.2f}% |"
+        )
     first = df.drop_duplicates("net")
     lines.append("")
-    lines += [f"ANN forward over the same {r.n} images, {r.net}: {r.ann_forward_ms:.1f} ms "
-              f"(channels_last: {r.ann_forward_cl_ms:.1f} ms)" for r in first.itertuples(index=False)]
+    lines += [
+        f"ANN forward over the same {r.n} images, {r.net}: {r.ann_forward_ms:.1f} ms "
+        f"(channels_last: {r.ann_forward_cl_ms:.1f} ms)"
+        for r in first.itertuples(index=False)
+    ]
     return "\n".join(lines)
 
 
@@ -153,11 +188,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nets", nargs="+", default=["vgg-small", "resnet-small"], help="architectures")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     p.add_argument("--engines", nargs="+", default=["reference", "fast"], choices=["reference", "fast"])
-    p.add_argument("--n-test", type=int, default=500, help="evenly spaced test images (test_subset)")
+    p.add_argument("--n-test", type=int, default=500, help="evenly spaced test images (bsnn_lib.data.evenly_spaced)")
     p.add_argument("--T", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=250)
-    p.add_argument("--chunk", type=int, default=8,
-                   help="steps folded into the batch by the fast engine for rate/phase (library default 8)")
+    p.add_argument(
+        "--chunk",
+        type=int,
+        default=8,
+        help="steps folded into the batch by the fast engine for rate/phase (library default 8)",
+    )
     p.add_argument("--no-sj", dest="sj", action="store_false", help="skip SpikingJelly")
     p.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's default)")
     p.add_argument("--out", default=str(REPO / "results" / "speed"))
@@ -173,24 +212,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.sj and not with_sj:
         print("note: spikingjelly not importable; skipping it", file=sys.stderr)
     for arch in args.nets:  # train/load first, so that training never overlaps the timings
-        trained_ann(default_config(args.dataset, arch),
-                    progress=args.progress)
+        trained_ann(default_config(args.dataset, arch), progress=args.progress)
     before = machine_state()
-    print(f"machine before: loadavg {before['loadavg']}, busy {before['cpu_busy_1s']:.0%}, "
-          f"{before['torch_threads']} torch threads", flush=True)
+    print(
+        f"machine before: loadavg {before['loadavg']}, busy {before['cpu_busy_1s']:.0%}, "
+        f"{before['torch_threads']} torch threads",
+        flush=True,
+    )
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     for arch in args.nets:
-        rows += bench_net(args.dataset, arch, args.methods, args.n_test, args.T, args.batch_size,
-                          args.engines, with_sj, args.progress, args.chunk)
+        rows += bench_net(
+            args.dataset,
+            arch,
+            args.methods,
+            args.n_test,
+            args.T,
+            args.batch_size,
+            args.engines,
+            with_sj,
+            args.progress,
+            args.chunk,
+        )
     after = machine_state()
     df = pd.DataFrame(rows)
     out = Path(args.out)
     write_csv(out / "speed.csv", df)
     md = markdown(df)
     write_bytes(out / "speed.md", (md + "\n").encode())
-    params = {"args": vars(args), "spikingjelly": sj_version(), "machine_before": before,
-              "machine_after": after, "total_seconds": time.perf_counter() - t0, "run": run_metadata()}
+    params = {
+        "args": vars(args),
+        "spikingjelly": sj_version(),
+        "machine_before": before,
+        "machine_after": after,
+        "total_seconds": time.perf_counter() - t0,
+        "run": run_metadata(),
+    }
     write_bytes(out / "params.json", json.dumps(params, indent=2, default=str).encode())
     print()
     print(md)

@@ -10,30 +10,27 @@ magic, the version, the length and the hash, so a truncated, partially written o
 raises :class:`CorruptCheckpointError` instead of being loaded silently. Payloads are read back
 with ``torch.load(weights_only=True)``: store only tensors and plain Python values in them.
 
-Writes are atomic: the bytes go to a temporary file in the target directory, which is flushed,
-fsynced and then renamed over the target with ``os.replace``; readers never see a half-written
-file under the final name.
+Writes are atomic (:func:`bsnn_lib.io.atomic_writer`): readers never see a half-written file
+under the final name.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
 import os
 import struct
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import torch
+
+from bsnn_lib.io import atomic_writer
 
 __all__ = [
     "CHECKPOINT_FORMAT_VERSION",
     "CorruptCheckpointError",
-    "atomic_writer",
     "config_key",
     "load_checkpoint",
     "save_checkpoint",
@@ -41,7 +38,6 @@ __all__ = [
 
 CHECKPOINT_FORMAT_VERSION = 1
 _MAGIC = b"BSNNCKPT"
-_FILE_MODE = 0o644  # mkstemp creates 0600; written files should be readable like any other
 _HEADER = struct.Struct("<8sIQ32s")  # magic, version, payload length, payload sha256
 
 
@@ -67,48 +63,12 @@ def config_key(config: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
-@contextlib.contextmanager
-def atomic_writer(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
-    """Open a binary temp file next to ``path``; on clean exit fsync it and rename it to ``path``.
-
-    On an exception the temp file is removed and ``path`` is left untouched. Parent directories
-    are created as needed.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp_name, _FILE_MODE)
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_directory(target.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Persist a rename by fsyncing its directory (best effort; not possible on every OS)."""
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
 def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
     """Atomically write ``state`` to ``path`` in the verified format (see module docstring)."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
     payload = buffer.getvalue()
-    header = _HEADER.pack(
-        _MAGIC, CHECKPOINT_FORMAT_VERSION, len(payload), hashlib.sha256(payload).digest()
-    )
+    header = _HEADER.pack(_MAGIC, CHECKPOINT_FORMAT_VERSION, len(payload), hashlib.sha256(payload).digest())
     with atomic_writer(path) as handle:
         handle.write(header)
         handle.write(payload)
@@ -146,9 +106,7 @@ def _verified_payload(path: str | os.PathLike[str], raw: bytes) -> bytes:
         )
     payload = raw[_HEADER.size :]
     if len(payload) != length:
-        raise CorruptCheckpointError(
-            path, f"payload has {len(payload)} bytes, header says {length} (truncated write?)"
-        )
+        raise CorruptCheckpointError(path, f"payload has {len(payload)} bytes, header says {length} (truncated write?)")
     if hashlib.sha256(payload).digest() != digest:
         raise CorruptCheckpointError(path, "payload sha256 does not match the header")
     return payload

@@ -3,7 +3,11 @@
 Subcommands are a registry: each is a function ``add_<name>_parser(subparsers)`` that adds its
 parser and sets ``handler=<function(args) -> int>`` as a default. To add one, write both
 functions and append the adder to :data:`SUBCOMMANDS` (and an example to :data:`EXAMPLES`).
-Errors a user can fix (listed in :data:`USER_ERRORS`) print ``error: <message>`` and exit 2.
+Errors a user can fix (listed in :data:`USER_ERRORS`) print ``error: <message>`` and exit 2;
+every argument is checked before any data is loaded or any model trained.
+
+``train`` and ``evaluate`` run data-parallel when launched by ``torchrun`` (one process per GPU,
+or gloo processes on a CPU); see :mod:`bsnn_lib.distributed`.
 """
 
 from __future__ import annotations
@@ -11,19 +15,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import sys
-from pathlib import Path
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bsnn_lib.checkpoints import CorruptCheckpointError
 from bsnn_lib.convert import ConversionError
-from bsnn_lib.grid import add_bench_parser
-from bsnn_lib.workbook import WorkbookError, add_workbook_parser
-from bsnn_lib.methods import METHODS, MethodConfig, MethodConfigError, method_config
-from bsnn_lib.profiles import ProfileError
-from bsnn_lib.simulate import ENGINES
 from bsnn_lib.data import (
     DATASETS,
     DataIntegrityError,
@@ -32,19 +33,15 @@ from bsnn_lib.data import (
     UnknownSplitError,
     get_spec,
 )
+from bsnn_lib.io import REPO_ROOT, run_metadata
+from bsnn_lib.methods import COMMON, OPTIONS, REGISTRY, MethodConfigError, method_config
 from bsnn_lib.models import ARCHS, POOLS, UnknownArchError, UnknownPoolError
-from bsnn_lib.train import (
-    OPTIMIZERS,
-    SCHEDULES,
-    InvalidConfigError,
-    TrainConfig,
-    default_config,
-    load_or_train,
-    train,
-)
+from bsnn_lib.profiles import ProfileError, load_profile
+from bsnn_lib.runner import NOTEBOOKS, WorkbookError
+from bsnn_lib.simulate import ENGINES
+from bsnn_lib.train import OPTIMIZERS, SCHEDULES, InvalidConfigError, TrainConfig, default_config
 
-__all__ = ["EXAMPLES", "SUBCOMMANDS", "USER_ERRORS", "add_train_parser", "build_parser", "main",
-           "run_train"]
+__all__ = ["EXAMPLES", "SUBCOMMANDS", "USER_ERRORS", "build_parser", "main"]
 
 Subparsers = argparse._SubParsersAction  # noqa: SLF001 - argparse exposes no public name
 Handler = Callable[[argparse.Namespace], int]
@@ -69,150 +66,308 @@ EXAMPLES: list[str] = [
     "python -m bsnn_lib train --dataset mnist --arch vgg-small",
     "python -m bsnn_lib train --dataset digits --arch vgg-tiny --epochs 5 --no-progress",
     "BSNN_CIFAR10_DIR=/path/to/cifar10 python -m bsnn_lib train --dataset cifar10 --arch vgg16",
-    "python -m bsnn_lib evaluate --method bsnn --K 8 --T 128 --n-test 1000",
+    "python -m bsnn_lib evaluate --method bsnn --K 8 --T 128",
     "python -m bsnn_lib evaluate --dataset mnist --arch resnet-small --method bsnn --no-sn",
     "python -m bsnn_lib bench --profile quick",
     "python -m bsnn_lib workbook --profile quick",
+    "torchrun --nproc_per_node=2 -m bsnn_lib evaluate --method bsnn --T 128",
 ]
 
-# Options of ``train`` that override fields of :func:`default_config` when given.
-_TRAIN_OVERRIDES = ("epochs", "lr", "optimizer", "seed", "width", "pool", "batch_size",
-                    "train_subset", "weight_decay", "schedule", "label_smoothing", "augment")
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Show defaults in --help and keep the description's line breaks."""
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def count_or_all(text: str) -> int | None:
+    """argparse type: a positive image count, or ``all`` (None)."""
+    return None if text.lower() == "all" else positive_int(text)
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def _add_parser(subparsers: Subparsers, name: str, **kw) -> argparse.ArgumentParser:
+    return subparsers.add_parser(name, formatter_class=_Formatter, **kw)
 
 
 # ------------------------------------------------------------------------------------- train
 
+# Options of ``train`` that override fields of :func:`default_config` when given.
+_TRAIN_OVERRIDES = (
+    "epochs",
+    "lr",
+    "optimizer",
+    "seed",
+    "width",
+    "pool",
+    "batch_size",
+    "train_subset",
+    "weight_decay",
+    "schedule",
+    "label_smoothing",
+    "augment",
+    "holdout",
+)
+
+
+def _add_train_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    """The TrainConfig overrides (``prefix`` for ``evaluate``, whose --batch-size simulates)."""
+    g = parser.add_argument_group("training (overrides of the default config for the dataset/arch pair)")
+    g.add_argument("--epochs", type=positive_int)
+    g.add_argument("--lr", type=positive_float, help="peak learning rate")
+    g.add_argument("--optimizer", choices=OPTIMIZERS)
+    g.add_argument("--schedule", choices=SCHEDULES)
+    g.add_argument("--weight-decay", type=float)
+    g.add_argument("--seed", type=int)
+    g.add_argument("--width", type=positive_float, help="channel-count multiplier")
+    g.add_argument("--pool", choices=POOLS)
+    g.add_argument(
+        f"--{prefix}batch-size",
+        dest="batch_size" if not prefix else "train_batch_size",
+        type=positive_int,
+        help="training batch size",
+    )
+    g.add_argument("--train-subset", type=positive_int, metavar="N", help="train on N evenly spaced train images")
+    g.add_argument("--label-smoothing", type=float)
+    g.add_argument(
+        "--augment", action=argparse.BooleanOptionalAction, help="training augmentation (default: per dataset)"
+    )
+    g.add_argument(
+        "--holdout",
+        action=argparse.BooleanOptionalAction,
+        help="never train on the fixed validation split (default: per dataset)",
+    )
+
 
 def add_train_parser(subparsers: Subparsers) -> None:
     """``train``: train a zoo model (or load it from its cached checkpoint)."""
-    parser = subparsers.add_parser(
+    parser = _add_parser(
+        subparsers,
         "train",
         help="train an ANN (or load it from the checkpoint cache) and print its test accuracy",
         description="Train --arch on --dataset with the default config for that pair, changed "
         "by any option given; a finished run is cached under <data root>/checkpoints and "
-        "reused, an interrupted one resumes.",
+        "reused, an interrupted one resumes. Under torchrun: DistributedDataParallel.",
     )
-    parser.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
-    parser.add_argument("--arch", required=True, help=f"one of: {', '.join(ARCHS)}")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--lr", type=float, help="peak learning rate")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS)
-    parser.add_argument("--schedule", choices=SCHEDULES)
-    parser.add_argument("--weight-decay", type=float)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--width", type=float, help="channel-count multiplier")
-    parser.add_argument("--pool", choices=POOLS)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--train-subset", type=int, metavar="N",
-                        help="use the first N train images")
-    parser.add_argument("--label-smoothing", type=float)
-    parser.add_argument("--augment", action=argparse.BooleanOptionalAction,
-                        help="training augmentation (default: per dataset)")
+    parser.add_argument("--dataset", required=True, choices=list(DATASETS))
+    parser.add_argument("--arch", required=True, choices=list(ARCHS))
+    _add_train_options(parser)
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda if available")
     parser.add_argument("--retrain", action="store_true", help="ignore a cached checkpoint")
-    parser.add_argument("--no-progress", dest="progress", action="store_false",
-                        help="no progress bars")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     parser.set_defaults(handler=run_train)
 
 
-def _train_config(args: argparse.Namespace) -> TrainConfig:
-    """:func:`default_config` for the pair, with the options the user gave."""
-    overrides = {name: getattr(args, name) for name in _TRAIN_OVERRIDES
-                 if getattr(args, name) is not None}
+def _train_config(args: argparse.Namespace, evaluate: bool = False) -> TrainConfig:
+    """:func:`default_config` for the pair, with the options the user gave (validated now).
+    In ``evaluate``, ``--batch-size`` is the simulation's and ``--train-batch-size`` training's."""
+    names = [n for n in _TRAIN_OVERRIDES if not (evaluate and n == "batch_size")]
+    overrides = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    if getattr(args, "train_batch_size", None) is not None:
+        overrides["batch_size"] = args.train_batch_size
     return dataclasses.replace(default_config(args.dataset, args.arch), **overrides)
 
 
 def run_train(args: argparse.Namespace) -> int:
     """Handler of ``train``: print the checkpoint path, test accuracy and timing."""
+    from bsnn_lib import distributed
+    from bsnn_lib.train import load_or_train, train
+
     config = _train_config(args)
-    runner = train if args.retrain else load_or_train
-    _, metadata = runner(config, device=args.device, progress=args.progress)
+    created = distributed.init_from_env()
+    try:
+        rank, world_size = distributed.world()
+        runner = train if args.retrain or world_size > 1 else load_or_train
+        model, metadata = runner(config, device=args.device, progress=args.progress)
+        if world_size > 1:  # every rank holds the same weights: say so
+            print(f"rank {rank}/{world_size}: params {distributed.params_digest(model)}", flush=True)
+    finally:
+        if created:
+            distributed.destroy()
+    if rank != 0:
+        return 0
     label = get_spec(config.dataset).split_label("test")
     print(f"checkpoint: {metadata['checkpoint_path']}")
     print(f"test accuracy: {100 * metadata['test_accuracy']:.2f}% ({label})")
     source = "loaded from cache; trained" if metadata["loaded_from_cache"] else "trained"
-    print(f"{source} {metadata['epochs_done']} epochs in {metadata['train_seconds']:.1f} s "
-          f"({metadata['seconds_per_epoch']:.1f} s/epoch on {metadata['device']})")
+    print(
+        f"{source} {metadata['epochs_done']} epochs in {metadata['train_seconds']:.1f} s "
+        f"({metadata['seconds_per_epoch']:.1f} s/epoch on {metadata['device']})"
+    )
     return 0
 
 
 # ---------------------------------------------------------------------------------- evaluate
 
-_METHOD_FLAGS = ("percentile", "channelwise", "calib_positive_only", "balance", "v_init", "reset", "K",
-                 "input_coding", "bias", "residual", "gate", "sn", "offphase")
+
+def _method_help(name: str) -> str:
+    users = [m for m, spec in REGISTRY.items() if name in COMMON or name in spec.options]
+    opt = OPTIONS[name]
+    where = "all methods" if name in COMMON else ", ".join(users)
+    return f"{'[choice] ' if opt.choice else ''}{opt.help} ({where}; default {opt.default})"
+
+
+def _add_method_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per declared method option (from the registry); only the given ones are used."""
+    g = parser.add_argument_group(
+        "method options (docs/method.md; [choice] = a reading of the paper that the notebooks compare)"
+    )
+    for name, opt in OPTIONS.items():
+        kw: dict = {"dest": name, "default": None, "help": _method_help(name)}
+        if opt.kind is bool:
+            g.add_argument(opt.cli_flag, action=argparse.BooleanOptionalAction, **kw)
+        elif opt.values is not None:
+            g.add_argument(opt.cli_flag, choices=opt.values, type=opt.kind, **kw)
+        else:
+            g.add_argument(opt.cli_flag, type=opt.kind, **kw)
 
 
 def add_evaluate_parser(subparsers: Subparsers) -> None:
     """``evaluate``: convert a cached (or freshly trained) ANN and simulate it for T steps."""
-    parser = subparsers.add_parser(
+    parser = _add_parser(
+        subparsers,
         "evaluate",
         help="convert a trained ANN with a method, simulate T steps, write acc(t)/SIN/energy CSVs",
         description="Convert the cached checkpoint of --arch on --dataset (training it first if "
         "missing) with --method, simulate T steps on the test images (acc(t) for every t, SIN and "
         "energy statistics in the same pass) and write accuracy_vs_t.csv, sin.csv, energy.csv, "
         "latency.csv, params.json and accuracy_vs_t.png to --out (default results/<run name>/). "
-        "Every [choice] of the method is a flag; defaults follow docs/method.md.",
+        "Every [choice] of the method is a flag; defaults follow docs/method.md. Under torchrun "
+        "the test images are sharded over the ranks (exactly the single-process counts).",
+        epilog="methods: " + "; ".join(f"{n}: {m.summary}" for n, m in REGISTRY.items()),
     )
-    parser.add_argument("--dataset", default="mnist", help=f"one of: {', '.join(DATASETS)} (default mnist)")
-    parser.add_argument("--arch", default="vgg-small", help=f"one of: {', '.join(ARCHS)} (default vgg-small)")
-    parser.add_argument("--method", default="rate", choices=METHODS)
-    parser.add_argument("--T", type=int, default=256, help="time steps (default 256)")
+    parser.add_argument("--dataset", default="mnist", choices=list(DATASETS))
+    parser.add_argument("--arch", default="vgg-small", choices=list(ARCHS))
+    parser.add_argument("--method", default="rate", choices=list(REGISTRY))
+    parser.add_argument("--T", type=positive_int, default=256, help="time steps")
     parser.add_argument("--out", help="output directory (default results/<dataset>-<arch>-<method...>)")
-    parser.add_argument("--n-test", type=int, help="first N test images (default all)")
-    parser.add_argument("--split", default="test", help="test split (cifar10 also test-lossless-1k)")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--calib-size", type=int, default=1000, help="calibration subset size (train set)")
+    parser.add_argument(
+        "--n-test", type=count_or_all, default=1000, metavar="N|all", help="N evenly spaced test images, or all"
+    )
+    parser.add_argument("--split", default="test", help="test split (val; cifar10 also test-lossless-1k)")
+    parser.add_argument("--batch-size", type=positive_int, default=128, help="simulation batch size")
+    parser.add_argument(
+        "--calib-size", type=positive_int, default=1000, help="calibration images (a fixed subset of the train split)"
+    )
     parser.add_argument("--engine", choices=ENGINES, default="fast", help="simulator (both give the same answer)")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda if available")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     parser.add_argument("--no-cache", dest="use_cache", action="store_false", help="re-simulate even if cached")
-    m = parser.add_argument_group("method options (docs/method.md; [choice] = the paper is ambiguous)")
-    d = MethodConfig()
-    m.add_argument("--percentile", type=float, default=d.percentile, help="calibration percentile (100 = max)")
-    m.add_argument("--channelwise", action="store_true", help="one threshold per channel")
-    m.add_argument("--calib-positive-only", action="store_true", help="[choice] percentile of positive values only")
-    m.add_argument("--balance", choices=("threshold", "weights"), default=d.balance)
-    m.add_argument("--v-init", type=float, default=d.v_init, help="initial potential / theta (rate: 0 or 0.5)")
-    m.add_argument("--reset", choices=("subtract", "zero"), default=d.reset)
-    m.add_argument("--K", type=int, default=d.K, help="phases per cycle (phase, bsnn, bsnn-rate)")
-    m.add_argument("--input-coding", choices=("analog-scaled", "analog", "bits"), default=d.input_coding,
-                   help="[choice] input current per phase")
-    m.add_argument("--bias", choices=("spread", "first"), default=d.bias, help="[choice] bias injection")
-    m.add_argument("--residual", choices=("carry", "clear"), default=d.residual,
-                   help="[choice] bistable: potential left after a firing cycle")
-    m.add_argument("--no-gate", dest="gate", action="store_false", help="bistable: no pipeline gate")
-    m.add_argument("--sn", dest="sn", action="store_true", default=None, help="insert synchronous neurons")
-    m.add_argument("--no-sn", dest="sn", action="store_false", help="no synchronous neurons (ablation)")
-    m.add_argument("--offphase", choices=("drop", "defer"), default=d.offphase,
-                   help="[choice] bistable: input arriving while firing")
+    parser.add_argument(
+        "--shard",
+        choices=("strided", "contiguous"),
+        default="strided",
+        help="under torchrun: how whole batches are dealt to the ranks",
+    )
+    _add_method_options(parser)
+    _add_train_options(parser, prefix="train-")
     parser.set_defaults(handler=run_evaluate)
+
+
+def _check_evaluate(args: argparse.Namespace):
+    """Every argument of ``evaluate`` checked, and the cell built, before any work is done."""
+    from bsnn_lib import experiments
+
+    spec = get_spec(args.dataset)
+    if args.split not in (*spec.splits, "val") or args.split == "train":
+        raise UnknownSplitError(spec, args.split)
+    if args.calib_size > spec.train_size:
+        raise ValueError(
+            f"--calib-size {args.calib_size} is larger than the {spec.display_name} train split "
+            f"({spec.train_size} images)"
+        )
+    given = {name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None}
+    method = method_config(args.method, **given)
+    config = _train_config(args, evaluate=True)
+    base = default_config(args.dataset, args.arch)
+    train = {
+        f.name: getattr(config, f.name)
+        for f in dataclasses.fields(config)
+        if getattr(config, f.name) != getattr(base, f.name)
+    }
+    return experiments.cell(
+        args.dataset,
+        args.arch,
+        method,
+        args.T,
+        n_test=args.n_test,
+        split=args.split,
+        batch_size=args.batch_size,
+        calib_size=args.calib_size,
+        engine=args.engine,
+        train=train or None,
+    )
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of ``evaluate``: one cell, its tables and its plot."""
-    from bsnn_lib import experiments, plots
+    from bsnn_lib import distributed, experiments, plots
 
-    method = method_config(args.method, **{k: getattr(args, k) for k in _METHOD_FLAGS})
-    c = experiments.cell(
-        args.dataset, args.arch, method, args.T, n_test=args.n_test, split=args.split,
-        batch_size=args.batch_size, calib_size=args.calib_size, engine=args.engine,
-    )
-    result = experiments.run_cell(c, device=args.device, progress=args.progress, use_cache=args.use_cache)
+    c = _check_evaluate(args)
+    created = distributed.init_from_env()
+    try:
+        if distributed.world()[1] > 1:
+            result = experiments.evaluate_distributed(c, device=args.device, progress=args.progress, shard=args.shard)
+        else:
+            result = experiments.run_cell(c, device=args.device, progress=args.progress, use_cache=args.use_cache)
+        rank = distributed.world()[0]
+    finally:
+        if created:
+            distributed.destroy()
+    if rank != 0:
+        return 0
+    method = c.method
     run_name = f"{args.dataset}-{args.arch}-{_slug(method.label())}-T{args.T}"
-    out = Path(args.out) if args.out else experiments.REPO_ROOT / "results" / run_name
+    out = Path(args.out) if args.out else REPO_ROOT / "results" / run_name
     tables = experiments.result_tables([result])
-    params = {"cell": c, "method": method.to_dict(), "train": c.train_config().to_dict(),
-              "ann": result.ann_meta, "run": experiments.run_metadata(), "command": "evaluate"}
+    r = result.result
+    tables["counts"] = pd.DataFrame(
+        {"t": np.arange(1, r.T + 1), "correct": r.correct, "answered": r.answered, "n": r.n}
+    )
+    params = {
+        "cell": c,
+        "method": method.to_dict(),
+        "train": c.train_config().to_dict(),
+        "ann": result.ann_meta,
+        "run": run_metadata(),
+        "command": "evaluate",
+        "world_size": r.extra.get("world_size", 1),
+    }
     experiments.write_tables(tables, out, params)
     plots.save_fig(plots.plot_accuracy_vs_t(tables["accuracy_vs_t"]), "accuracy_vs_t", out, params)
     lat = tables["latency"].iloc[0]
-    r = result.result
-    print(f"{get_spec(args.dataset).split_label(args.split)}: ANN {100 * r.ann_accuracy:.2f}%  "
-          f"SNN {method.label()}: {100 * r.correct[-1] / r.n:.2f}% at T={args.T} "
-          f"(best {100 * lat.best_accuracy:.2f}%)")
-    print(f"T within 1% of the ANN: {_t_or_never(lat.t_within_1pct)}; within 0.5%: "
-          f"{_t_or_never(lat.t_within_0p5pct)}; simulation {r.wall_time:.1f} s "
-          f"({'cached' if result.from_cache else r.engine})")
+    ranks = r.extra.get("world_size", 1)
+    where = f"{get_spec(args.dataset).split_label(args.split)}, {r.n} images" + (
+        f" on {ranks} ranks" if ranks > 1 else ""
+    )
+    print(
+        f"{where}: ANN {100 * r.ann_accuracy:.2f}%  "
+        f"SNN {method.label()}: {100 * r.correct[-1] / r.n:.2f}% at T={args.T} "
+        f"(best {100 * lat.best_accuracy:.2f}%)"
+    )
+    print(
+        f"T within 1% of the ANN: {_t_or_never(lat.t_within_1pct, args.T)}; within 0.5%: "
+        f"{_t_or_never(lat.t_within_0p5pct, args.T)}; simulation {r.wall_time:.1f} s "
+        f"({'cached' if result.from_cache else r.engine})"
+    )
     print(f"results: {out}")
     return 0
 
@@ -221,14 +376,122 @@ def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in ".-" else "-" for ch in text).strip("-")
 
 
-def _t_or_never(value) -> str:
-    return "never (within T)" if value is None or pd.isna(value) else str(int(value))
+def _t_or_never(value, T: int) -> str:
+    return f"> {T} (not within T)" if value is None or pd.isna(value) else str(int(value))
+
+
+# ------------------------------------------------------------------------------------- bench
+
+
+def add_bench_parser(subparsers: Subparsers) -> None:
+    """``bench``: run a profile's whole grid and write results/<profile>/*.csv."""
+    parser = _add_parser(
+        subparsers,
+        "bench",
+        help="run every cell of a profile (resumable) and write the tidy result CSVs",
+        description="Run the benchmark grid of --profile (nets x splits x methods, T steps each). "
+        "Finished cells are kept under <out>/cells/ and skipped on the next call; the combined "
+        "CSVs (accuracy_vs_t, sin, energy, latency) and params.json are rebuilt from them.",
+    )
+    parser.add_argument("--profile", default="quick", help="a name in profiles/ or a YAML path")
+    parser.add_argument("--device", choices=("cpu", "cuda"), help="default: the profile's device")
+    parser.add_argument("--out", help="output directory (default: results/<profile name>)")
+    parser.add_argument("--engine", choices=ENGINES, default="fast", help="simulator")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    parser.set_defaults(handler=run_bench)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Handler of ``bench``: run the grid, print where the tables went and the latency table."""
+    from bsnn_lib.grid import TABLES, run_grid
+
+    prof = load_profile(args.profile)
+    out = Path(args.out) if args.out else REPO_ROOT / "results" / prof.name
+    tables = run_grid(prof, out_dir=out, device=args.device, progress=args.progress, engine=args.engine)
+    for name in TABLES:
+        if not tables[name].empty:
+            print(f"wrote {out / (name + '.csv')} ({len(tables[name])} rows)")
+    lat = tables["latency"]
+    if not lat.empty:
+        cols = [
+            c
+            for c in (
+                "dataset",
+                "arch",
+                "split",
+                "label",
+                "ann_accuracy",
+                "final_accuracy",
+                "t_within_1pct",
+                "t_within_0p5pct",
+            )
+            if c in lat.columns
+        ]
+        print(lat[cols].to_string(index=False))
+    return 0
+
+
+# ---------------------------------------------------------------------------------- workbook
+
+
+def add_workbook_parser(subparsers: Subparsers) -> None:
+    """``workbook``: run the notebook series headless (``make figures``)."""
+    parser = _add_parser(
+        subparsers,
+        "workbook",
+        help="run the notebook series headless with papermill (figures/, results/, runs/)",
+        description=f"Execute the notebooks ({', '.join(NOTEBOOKS)}) in order for one profile: "
+        "executed copies to <out>/<profile>/, figures to figures/<profile>/, tables to "
+        "results/<profile>/. Progress: the notebook, papermill's cell counter, and the library's "
+        "own bars (training, simulation) on this terminal.",
+    )
+    parser.add_argument("--profile", default="quick", help="a profile in profiles/")
+    parser.add_argument("--only", help="comma-separated notebook prefixes, e.g. 01,03")
+    parser.add_argument("--device", choices=("cpu", "cuda"), help="default: the profile's device")
+    parser.add_argument("--out", default="runs", help="folder for executed notebooks")
+    parser.add_argument("--figures-dir", help="default: figures/<profile>")
+    parser.add_argument("--results-dir", help="default: results/<profile>")
+    parser.add_argument("--log-output", action="store_true", help="also stream every cell's printed output")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    parser.set_defaults(handler=run_workbook_command)
+
+
+def run_workbook_command(args: argparse.Namespace) -> int:
+    """Handler of ``workbook``: 0 on success, 1 when a notebook fails, 2 on a usage error."""
+    import time
+
+    from bsnn_lib.runner import run_workbook
+
+    only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
+    start = time.perf_counter()
+    try:
+        done = run_workbook(
+            args.profile,
+            notebooks=only,
+            out_dir=args.out,
+            figures_dir=args.figures_dir,
+            results_dir=args.results_dir,
+            device=args.device,
+            progress=args.progress,
+            log_output=args.log_output,
+        )
+    except WorkbookError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for path in done:
+        print(f"executed {path}")
+    print(f"workbook {args.profile}: {len(done)} notebook(s) in {time.perf_counter() - start:.0f} s")
+    return 0
 
 
 # --------------------------------------------------------------------------------------- main
 
 SUBCOMMANDS: list[Callable[[Subparsers], None]] = [
-    add_train_parser, add_evaluate_parser, add_bench_parser, add_workbook_parser]
+    add_train_parser,
+    add_evaluate_parser,
+    add_bench_parser,
+    add_workbook_parser,
+]
 """Parser adders, in the order ``--help`` lists them."""
 
 
@@ -260,9 +523,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return handler(args)
-    except USER_ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (*USER_ERRORS, ValueError) as exc:
+        if os.environ.get("BSNN_DEBUG"):
+            raise
+        hint = "" if isinstance(exc, USER_ERRORS) else " (BSNN_DEBUG=1 shows the traceback)"
+        print(f"error: {exc}{hint}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted (an interrupted training run resumes on the next call)", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        said = str(exc) or "finished simulations and finished training epochs are kept for the next call"
+        print(f"interrupted: {said}", file=sys.stderr)
         return 130

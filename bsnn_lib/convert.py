@@ -20,25 +20,16 @@ from __future__ import annotations
 import copy
 import math
 import operator
-from dataclasses import dataclass
-from typing import Iterable
+from collections.abc import Iterable
 
-import pandas as pd
 import torch
 import torch.fx as fx
 import torch.nn.functional as F
 from torch import nn
 
-from bsnn_lib.methods import MethodConfig
-from bsnn_lib.neurons import (
-    InputEncoder,
-    Readout,
-    Schedule,
-    SimContext,
-    SpikeMaxPool,
-    SpikingNeuron,
-    make_neuron,
-)
+from bsnn_lib.methods import MethodConfig, Schedule
+from bsnn_lib.network import SpikingNetwork
+from bsnn_lib.neurons import Readout, SpikeMaxPool, SpikingNeuron
 
 
 class ConversionError(Exception):
@@ -89,6 +80,11 @@ def trace(model: nn.Module) -> fx.GraphModule:
 def _check_node(gm: fx.GraphModule, node: fx.Node) -> None:
     if node.op == "call_module":
         mod = gm.get_submodule(node.target)
+        if isinstance(mod, nn.AdaptiveAvgPool2d) and mod.output_size not in (1, (1, 1)):
+            raise UnsupportedLayerError(
+                f"module '{node.target}' (AdaptiveAvgPool2d({mod.output_size})) is not supported: only global "
+                "pooling, AdaptiveAvgPool2d(1), is; use AvgPool2d with a fixed kernel for other sizes"
+            )
         if not isinstance(mod, SUPPORTED_MODULES):
             raise UnsupportedLayerError(
                 f"module '{node.target}' ({type(mod).__name__}) is not supported; supported: "
@@ -107,13 +103,9 @@ def _check_node(gm: fx.GraphModule, node: fx.Node) -> None:
             )
     elif node.op == "call_method":
         if node.target == "relu" or node.target == "relu_":
-            raise UnsupportedLayerError(
-                f"method call '.{node.target}()' at node '{node.name}': use an nn.ReLU module"
-            )
+            raise UnsupportedLayerError(f"method call '.{node.target}()' at node '{node.name}': use an nn.ReLU module")
         if node.target not in SUPPORTED_METHODS:
-            raise UnsupportedLayerError(
-                f"tensor method '.{node.target}()' at node '{node.name}' is not supported"
-            )
+            raise UnsupportedLayerError(f"tensor method '.{node.target}()' at node '{node.name}' is not supported")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,11 +154,7 @@ def _set_module(gm: nn.Module, target: str, module: nn.Module) -> None:
 
 
 def _relu_nodes(gm: fx.GraphModule) -> list[fx.Node]:
-    return [
-        n
-        for n in gm.graph.nodes
-        if n.op == "call_module" and isinstance(gm.get_submodule(n.target), nn.ReLU)
-    ]
+    return [n for n in gm.graph.nodes if n.op == "call_module" and isinstance(gm.get_submodule(n.target), nn.ReLU)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,7 +171,11 @@ class _TopK:
         self.positives = torch.zeros(channels or 1, dtype=torch.float64)
 
     def update(self, out: torch.Tensor) -> None:
-        rows = out.detach().double().transpose(0, 1).reshape(out.shape[1], -1) if self.channels else out.detach().double().reshape(1, -1)
+        rows = (
+            out.detach().double().transpose(0, 1).reshape(out.shape[1], -1)
+            if self.channels
+            else out.detach().double().reshape(1, -1)
+        )
         self.positives += (rows > 0).sum(1).double().cpu()
         merged = rows if self.top is None else torch.cat([self.top, rows.to(self.top.device)], 1)
         self.top = merged.topk(min(self.k, merged.shape[1]), dim=1).values
@@ -215,7 +207,12 @@ def calibrate(
     """
     gm = gm.to(device).eval()
     if num_samples is None:
-        num_samples = len(loader.dataset)  # type: ignore[attr-defined]
+        dataset = getattr(loader, "dataset", None)
+        if dataset is not None and hasattr(dataset, "__len__"):
+            num_samples = len(dataset)
+        else:  # any iterable of batches: hold it (a calibration subset is small) and count it
+            loader = [_batch_input(b) for b in loader]
+            num_samples = sum(int(x.shape[0]) for x in loader)
     trackers: dict[str, _TopK] = {}
     hooks = []
 
@@ -238,7 +235,7 @@ def calibrate(
     seen = 0
     try:
         for batch in loader:
-            x = batch[0] if isinstance(batch, (list, tuple)) else batch
+            x = _batch_input(batch)
             gm(x.to(device))
             seen += x.shape[0]
     finally:
@@ -253,107 +250,24 @@ def calibrate(
     return lambdas
 
 
+def _batch_input(batch) -> torch.Tensor:
+    """The images of a batch: a tensor, or the first element of an ``(images, labels)`` pair."""
+    x = batch[0] if isinstance(batch, (list, tuple)) else batch
+    if not isinstance(x, torch.Tensor):
+        raise ConversionError(
+            f"a calibration batch must be a tensor or an (images, labels) pair, got {type(x).__name__}"
+        )
+    return x
+
+
 # ---------------------------------------------------------------------------------------------
 # 4./5. replace, SN, readout, bias, balance
 # ---------------------------------------------------------------------------------------------
-@dataclass
-class LayerInfo:
-    """One spiking layer of a converted network, for inspection and for the statistics."""
-
-    name: str
-    kind: str  # "neuron" (a converted ReLU) or "relay" (a synchronous neuron)
-    depth: int
-    source: str
-    shape: tuple[int, ...]
-    threshold_mean: float
-    threshold_max: float
-
-
-class SpikingNetwork(nn.Module):
-    """A converted SNN: the rewritten graph plus its neurons, readout, schedule and encoder."""
-
-    def __init__(
-        self,
-        graph: fx.GraphModule,
-        cfg: MethodConfig,
-        ctx: SimContext,
-        encoder: InputEncoder,
-        neurons: dict[str, SpikingNeuron],
-        readout: Readout,
-        input_shape: tuple[int, ...],
-    ) -> None:
-        super().__init__()
-        self.graph, self.cfg, self.ctx, self.encoder = graph, cfg, ctx, encoder
-        self.schedule = encoder.schedule
-        self.neuron_names = list(neurons)
-        self.readout = readout
-        self.input_shape = input_shape
-        self.shapes: dict[str, tuple[int, ...]] = {}
-        self.ann_meta: dict = {}
-
-    def neurons(self) -> list[SpikingNeuron]:
-        return [self.graph.get_submodule(n) for n in self.neuron_names]
-
-    @property
-    def num_layers(self) -> int:
-        """L: the number of spiking layers on the longest path (relays included)."""
-        return max(n.depth for n in self.neurons())
-
-    @property
-    def fill_steps(self) -> int:
-        """First step (1-based) at which a spike can reach the readout."""
-        if not self.cfg.bistable:
-            return 1
-        return self.readout.depth * self.schedule.K - self.schedule.K + 1
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.graph(x)
-
-    def reset(self) -> None:
-        for m in self.graph.modules():
-            if hasattr(m, "reset_state") and m is not self:
-                m.reset_state()
-
-    @torch.no_grad()
-    def ann_forward(
-        self, x: torch.Tensor, quantized: bool = False, capture: bool = False
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The folded float ANN (or the quantized ANN) through the same graph; optional capture
-        of every spiking layer's pre-activation, in the SNN's units."""
-        ctx = self.ctx
-        prev = (ctx.mode, ctx.record)
-        ctx.mode, ctx.record, ctx.capture = ("qann" if quantized else "ann"), capture, {}
-        try:
-            inp = self.encoder.cycle_value(x) if quantized else x
-            out = self.graph(inp)
-        finally:
-            ctx.mode, ctx.record = prev
-        captured, ctx.capture = ctx.capture, {}
-        return out, captured
-
-    def layers(self) -> pd.DataFrame:
-        """Which module became what: one row per spiking layer, in depth order."""
-        rows = [
-            LayerInfo(
-                name=n.name,
-                kind=getattr(n, "role", "neuron"),
-                depth=n.depth,
-                source=n.source,
-                shape=self.shapes.get(n.name, ()),
-                threshold_mean=float(n.threshold.float().mean()),
-                threshold_max=float(n.threshold.float().max()),
-            ).__dict__
-            for n in self.neurons()
-        ]
-        return pd.DataFrame(rows).sort_values(["depth", "name"], kind="stable").reset_index(drop=True)
-
-    def extra_repr(self) -> str:
-        return f"method={self.cfg.label()!r}, spiking_layers={len(self.neuron_names)}, L={self.num_layers}"
-
-
 def _is_neuron(gm: fx.GraphModule, node) -> bool:
-    return isinstance(node, fx.Node) and node.op == "call_module" and isinstance(
-        gm.get_submodule(node.target), SpikingNeuron
+    return (
+        isinstance(node, fx.Node)
+        and node.op == "call_module"
+        and isinstance(gm.get_submodule(node.target), SpikingNeuron)
     )
 
 
@@ -396,8 +310,10 @@ def _insert_relays(gm: fx.GraphModule, factory) -> int:
                 continue
             src, first = _path_to_source(gm, inp)
             if src is None:
-                raise ConversionError(f"cannot place synchronous neurons before '{add.name}': the "
-                                      "shortcut does not start at a spiking layer")
+                raise ConversionError(
+                    f"cannot place synchronous neurons before '{add.name}': the "
+                    "shortcut does not start at a spiking layer"
+                )
             prev = src
             for i in range(missing):
                 name = f"sn_{add.name}_{i}"
@@ -415,7 +331,9 @@ def _insert_relays(gm: fx.GraphModule, factory) -> int:
 def _wrap_readout(gm: fx.GraphModule, readout: Readout) -> None:
     out_node = next(n for n in gm.graph.nodes if n.op == "output")
     last = out_node.args[0]
-    if not (isinstance(last, fx.Node) and last.op == "call_module" and isinstance(gm.get_submodule(last.target), nn.Linear)):
+    if not (
+        isinstance(last, fx.Node) and last.op == "call_module" and isinstance(gm.get_submodule(last.target), nn.Linear)
+    ):
         raise ConversionError("the last layer must be an nn.Linear classifier (no activation after it)")
     gm.add_submodule("readout", readout)
     with gm.graph.inserting_before(out_node):
@@ -439,12 +357,12 @@ def _feeds_readout_directly(gm: fx.GraphModule, node: fx.Node) -> bool:
     return False
 
 
-def _replace_maxpools(gm: fx.GraphModule, cfg: MethodConfig, schedule: Schedule, ctx: SimContext) -> None:
+def _replace_maxpools(gm: fx.GraphModule, cfg: MethodConfig, schedule: Schedule) -> None:
     for node in list(gm.graph.nodes):
         if node.op != "call_module" or not isinstance(gm.get_submodule(node.target), nn.MaxPool2d):
             continue
         pool = gm.get_submodule(node.target)
-        if not cfg.bistable:
+        if not cfg.spec.supports_maxpool:
             raise UnsupportedLayerError(
                 f"MaxPool2d '{node.target}' cannot be converted exactly for method '{cfg.method}' "
                 "(max of spike trains is not the spike train of the max): train with pool='avg' "
@@ -458,7 +376,8 @@ def _replace_maxpools(gm: fx.GraphModule, cfg: MethodConfig, schedule: Schedule,
                 f"MaxPool2d '{node.target}' must directly follow a ReLU and use non-overlapping "
                 "windows (kernel == stride, no padding) to be converted exactly"
             )
-        _set_module(gm, node.target, SpikeMaxPool(pool, schedule, ctx, per_step=gm.get_submodule(src.target).emit_steps))
+        per_step = gm.get_submodule(src.target).emit_steps
+        _set_module(gm, node.target, SpikeMaxPool(pool, schedule, per_step=per_step))
 
 
 def _balance_weights(gm: fx.GraphModule, neurons: dict[str, SpikingNeuron]) -> None:
@@ -512,51 +431,72 @@ def _walk_scale(gm, node, neurons, backward: bool, layer: nn.Module) -> torch.Te
             flatten_between = True
         elif cur.op == "call_function":
             raise ConversionError(
-                f"balance='weights' cannot scale across '{cur.name}' (residual add): use "
-                "balance='threshold'"
+                f"balance='weights' cannot scale across '{cur.name}' (residual add): use balance='threshold'"
             )
 
 
 def convert(
     model: nn.Module,
     calib_loader: Iterable,
-    cfg: MethodConfig,
+    cfg: MethodConfig | str = "bsnn",
     *,
-    mean: tuple[float, ...],
-    std: tuple[float, ...],
+    mean: tuple[float, ...] | None = None,
+    std: tuple[float, ...] | None = None,
     device: torch.device | str = "cpu",
     lambdas: dict[str, torch.Tensor] | None = None,
     input_shape: tuple[int, ...] | None = None,
+    **options,
 ) -> SpikingNetwork:
     """Convert a trained ANN into a ``SpikingNetwork`` for method ``cfg``.
 
-    ``lambdas`` (from :func:`calibrate` on the folded graph) may be passed to skip calibration,
-    e.g. to convert one ANN with several methods that share the percentile. ``input_shape``
-    (C, H, W) defaults to the shape of the first calibration sample.
+    Args:
+        model: any ``nn.Module`` built from supported modules (see :func:`trace`).
+        calib_loader: the calibration images: a DataLoader, or any iterable of batches (tensors or
+            ``(images, labels)`` pairs).
+        cfg: a :class:`~bsnn_lib.methods.MethodConfig`, or a method name with its ``options``
+            (``convert(model, data, "bsnn", K=6)``).
+        mean / std: the per-channel normalization of the input; needed only for
+            ``input_coding="bits"`` (to recover the raw pixel).
+        lambdas: from :func:`calibrate` on the folded graph, to skip calibration (e.g. one ANN
+            converted with several methods that share the percentile).
+        input_shape: (C, H, W); default: the shape of the first calibration sample.
     """
+    if isinstance(cfg, str):
+        from bsnn_lib.methods import method_config
+
+        cfg = method_config(cfg, **options)
+    elif options:
+        cfg = cfg.replace(**options)
+    if cfg.input_coding == "bits" and (mean is None or std is None):
+        raise ConversionError(
+            "input_coding='bits' needs mean= and std= (the input normalization) to "
+            "recover the raw pixels; pass them, or use input_coding='analog-scaled'"
+        )
     if input_shape is None:
-        first = next(iter(calib_loader))
-        input_shape = tuple((first[0] if isinstance(first, (list, tuple)) else first).shape[1:])
+        first = next(iter(calib_loader), None)
+        if first is None:
+            raise ConversionError("the calibration data is empty: pass a few hundred training images")
+        input_shape = tuple(_batch_input(first).shape[1:])
     gm = fold_batchnorm(trace(model))
     if lambdas is None:
         lambdas = calibrate(gm, calib_loader, cfg, device)
     gm = gm.cpu()
-    ctx = SimContext()
-    encoder = InputEncoder(cfg, mean, std)
-    schedule = encoder.schedule
+    method = cfg.spec
+    schedule = method.schedule(cfg)
+    encoder = method.encoder(cfg, schedule, mean or (0.0,), std or (1.0,))
     neurons: dict[str, SpikingNeuron] = {}
 
     def factory(name: str, source: str, like: str) -> SpikingNeuron:
         lam = lambdas[like] if like in lambdas else neurons[like].threshold
         lam = lam.detach().clone().float()
-        neuron = make_neuron(cfg, threshold=lam, schedule=schedule, ctx=ctx, depth=0, name=name, source=source)
-        neuron.role = "relay" if name.startswith("sn_") else "neuron"  # type: ignore[attr-defined]
+        role = "relay" if name.startswith("sn_") else "neuron"
+        neuron = method.neuron(threshold=lam, schedule=schedule, depth=0, name=name, source=source, role=role)
         neurons[name] = neuron
         return neuron
 
     for node in _relu_nodes(gm):
         _set_module(gm, node.target, factory(node.target, node.target, node.target))
-    readout = Readout(schedule, ctx, depth=0)
+    readout = Readout(schedule, depth=0)
     _wrap_readout(gm, readout)
     if cfg.uses_sn:
         _insert_relays(gm, factory)
@@ -569,13 +509,12 @@ def convert(
             _view_threshold(mod)
         elif node.op == "call_module" and node.target == "readout":
             readout.depth = depth[node] + 1
-    _replace_maxpools(gm, cfg, schedule, ctx)
+    _replace_maxpools(gm, cfg, schedule)
     gm.recompile()
     if cfg.balance == "weights":
         _balance_weights(gm, neurons)
-    snn = SpikingNetwork(gm, cfg, ctx, encoder, neurons, readout, input_shape=tuple(input_shape))
+    snn = SpikingNetwork(gm, cfg, schedule, encoder, _neuron_order(gm), readout, input_shape=tuple(input_shape))
     _extract_biases(snn)
-    snn.neuron_names = [n for n in _neuron_order(gm)]
     return snn.to(device)
 
 
@@ -595,23 +534,10 @@ def _extract_biases(snn: SpikingNetwork) -> None:
     """Move every bias into the neuron (or readout) it feeds.
 
     With all spiking outputs and the input at zero, a neuron's synaptic input is exactly its
-    effective bias (through pooling and residual adds). Record it, then zero the synapses' biases,
-    so that the schedule alone decides when bias is injected."""
-    shape = snn.input_shape
-    ctx = snn.ctx
-    ctx.mode = "probe"
-    shapes: dict[str, tuple[int, ...]] = {}
-    hooks = [
-        m.register_forward_hook(lambda mod, inp, out, name=name: shapes.__setitem__(name, tuple(out.shape[1:])))
-        for name, m in ((n, snn.graph.get_submodule(n)) for n in snn.neuron_names)
-    ]
-    try:
-        snn.graph(torch.zeros((1, *shape)))
-    finally:
-        for h in hooks:
-            h.remove()
-        ctx.mode = "ann"
-    snn.shapes = shapes
+    effective bias (through pooling and residual adds): the probe view records it (and each
+    layer's output shape). Then the synapses' biases are zeroed, so that the schedule alone
+    decides when bias is injected."""
+    snn.view("probe")(torch.zeros((1, *snn.input_shape)))
     for mod in snn.graph.modules():
         if isinstance(mod, WEIGHTED) and mod.bias is not None:
             mod.bias.data.zero_()

@@ -15,22 +15,23 @@ nothing. ``SIM_CACHE_VERSION`` is part of the key: bump it when the engine's sem
 from __future__ import annotations
 
 import dataclasses
-import io
-import json
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
-from bsnn_lib.analysis import latency_row
-from bsnn_lib.checkpoints import CorruptCheckpointError, atomic_writer, config_key, load_checkpoint, save_checkpoint
-from bsnn_lib.convert import SpikingNetwork, calibrate, convert, fold_batchnorm, trace
-from bsnn_lib.data import calibration_subset, data_root, get_spec, load_dataset, make_loader, test_subset
+from bsnn_lib import distributed
+from bsnn_lib.analysis.latency import latency_row
+from bsnn_lib.checkpoints import CorruptCheckpointError, config_key, load_checkpoint, save_checkpoint
+from bsnn_lib.convert import calibrate, convert, fold_batchnorm, trace
+from bsnn_lib.data import calibration_subset, data_root, evenly_spaced, get_spec, load_dataset, make_loader
+from bsnn_lib.io import write_csv, write_json
 from bsnn_lib.methods import METHOD_PARAMETER_COLUMNS, MethodConfig
+from bsnn_lib.network import SpikingNetwork
 from bsnn_lib.simulate import SimResult, simulate
 from bsnn_lib.train import TrainConfig, default_config, load_or_train, resolve_device
 
@@ -45,7 +46,6 @@ def semantics_version(method: MethodConfig) -> str:
     """The simulation-cache version of a method: the global one plus any fix that touches it."""
     fixes = [f"{k}={v}.{rev}" for (k, v), rev in _METHOD_FIXES.items() if getattr(method, k) == v]
     return ".".join([str(SIM_CACHE_VERSION), *fixes])
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def trained_ann(config: TrainConfig, device=None, progress: bool = True) -> tupl
 
 
 def test_loader(dataset: str, n: int | None, batch_size: int, split: str = "test"):
-    return make_loader(test_subset(load_dataset(dataset, split), n), batch_size)
+    return make_loader(evenly_spaced(load_dataset(dataset, split), n), batch_size)
 
 
 test_loader.__test__ = False  # not a pytest test
@@ -129,8 +129,13 @@ def calibration_loader(dataset: str, n: int, seed: int = 0, batch_size: int = 25
 
 
 def build_snn(
-    c: Cell, device=None, progress: bool = True, *, model: torch.nn.Module | None = None,
-    calib=None, meta: dict | None = None,
+    c: Cell,
+    device=None,
+    progress: bool = True,
+    *,
+    model: torch.nn.Module | None = None,
+    calib=None,
+    meta: dict | None = None,
 ) -> tuple[SpikingNetwork, dict]:
     """Train-or-load the ANN of a cell and convert it with the cell's method.
 
@@ -140,17 +145,32 @@ def build_snn(
     if model is None:
         model, meta = trained_ann(c.train_config(), device=device, progress=progress)
     spec = get_spec(c.dataset)
-    calib = calib if calib is not None else calibration_loader(
-        c.dataset, c.calib_size, c.calib_seed, holdout=c.train_config().holdout)
+    calib = (
+        calib
+        if calib is not None
+        else calibration_loader(c.dataset, c.calib_size, c.calib_seed, holdout=c.train_config().holdout)
+    )
     m = c.method
     lam_key = config_key(
-        {"ckpt": c.train_config().key(), "p": m.percentile, "cw": m.channelwise, "pos": m.calib_positive_only,
-         "n": c.calib_size, "seed": c.calib_seed, "model": id(model)}
+        {
+            "ckpt": c.train_config().key(),
+            "p": m.percentile,
+            "cw": m.channelwise,
+            "pos": m.calib_positive_only,
+            "n": c.calib_size,
+            "seed": c.calib_seed,
+            "model": id(model),
+        }
     )
     if lam_key not in _LAMBDA_CACHE:
         _LAMBDA_CACHE[lam_key] = calibrate(fold_batchnorm(trace(model)), calib, m, device=device or "cpu")
     snn = convert(
-        model, calib, m, mean=spec.mean, std=spec.std, lambdas=_LAMBDA_CACHE[lam_key],
+        model,
+        calib,
+        m,
+        mean=spec.mean,
+        std=spec.std,
+        lambdas=_LAMBDA_CACHE[lam_key],
         input_shape=(spec.in_channels, spec.image_size, spec.image_size),
     )
     return snn, dict(meta or {})
@@ -182,8 +202,15 @@ def _from_state(d: dict[str, Any]) -> SimResult:
 
 
 def run_cell(
-    c: Cell, *, device=None, progress: bool = True, use_cache: bool = True,
-    model: torch.nn.Module | None = None, calib=None, loader=None, meta: dict | None = None,
+    c: Cell,
+    *,
+    device=None,
+    progress: bool = True,
+    use_cache: bool = True,
+    model: torch.nn.Module | None = None,
+    calib=None,
+    loader=None,
+    meta: dict | None = None,
 ) -> CellResult:
     """Simulate one cell (or load it from the simulation cache).
 
@@ -210,8 +237,32 @@ def run_cell(
     return CellResult(c, res, ann_meta)
 
 
-def run_cells(cells: Iterable[Cell], **kw: Any) -> list[CellResult]:
-    return [run_cell(c, **kw) for c in cells]
+def evaluate_distributed(
+    c: Cell,
+    *,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+    shard: str = "strided",
+    stats: bool = True,
+) -> CellResult:
+    """Simulate cell ``c`` data-parallel over the current process group (launched by
+    ``torchrun``); every rank gets the merged result, equal to the single-process one
+    (:mod:`bsnn_lib.distributed`). Works in a single process too."""
+    rank, world_size = distributed.world()
+    dev = distributed.rank_device(device)
+    show = progress and rank == 0
+    if rank == 0:  # rank 0 trains (or loads) the ANN while the others wait, then they load it
+        trained_ann(c.train_config(), device=dev, progress=show)
+    distributed.barrier()
+    snn, meta = build_snn(c, device=dev, progress=show)
+    dataset = evenly_spaced(load_dataset(c.dataset, c.split), c.n_test)
+    loader = distributed.shard_loader(dataset, c.batch_size, rank, world_size, shard)
+    local = simulate(snn, loader, c.T, engine=c.engine, device=dev, stats=stats, stat_every=c.stat_every, progress=show)
+    local.extra["device"] = str(dev)
+    res = distributed.all_reduce_result(local, dev)
+    res.extra.update({"world_size": world_size, "shard_mode": shard})
+    ann_meta = {k: v for k, v in meta.items() if isinstance(v, (int, float, str, bool)) or v is None}
+    return CellResult(c, res, ann_meta)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,10 +278,15 @@ def _ids(cr: CellResult) -> dict[str, Any]:
 
 
 def result_tables(results: Sequence[CellResult]) -> dict[str, pd.DataFrame]:
-    """accuracy_vs_t, sin, energy and latency tables of several cells (one row per t/layer)."""
+    """accuracy_vs_t, sin, energy and latency tables of several cells (one row per t/layer).
+
+    Every row carries the cell's net (dataset, arch, split, width), its method and every method
+    option (None where the method does not use it), the number of images, ``T`` and
+    ``split_key`` (the split's name)."""
     acc, sin, energy, lat = [], [], [], []
     for cr in results:
         ids, r = _ids(cr), cr.result
+        ids.update({"T": cr.cell.T, "split_key": cr.cell.split})
         a = r.accuracy()
         a.insert(0, "ann_accuracy", r.ann_accuracy)
         a["qann_accuracy"] = r.qann_accuracy
@@ -239,25 +295,68 @@ def result_tables(results: Sequence[CellResult]) -> dict[str, pd.DataFrame]:
         if not s.empty:
             sin.append(s.assign(**ids))
             energy.append(r.energy().assign(**ids))
-        lat.append({**ids, **latency_row(a.accuracy.to_numpy(), r.ann_accuracy),
-                    "sim_seconds": r.wall_time, "engine": r.engine})
+        lat.append(
+            {
+                **ids,
+                **latency_row(a.accuracy.to_numpy(), r.ann_accuracy),
+                "qann_accuracy": r.qann_accuracy,
+                "sim_seconds": r.wall_time,
+                "engine": r.engine,
+            }
+        )
     first = ["dataset", "arch", "method"]
     frames = {
         "accuracy_vs_t": _order(pd.concat(acc, ignore_index=True), first + ["t", "accuracy", "ann_accuracy"]),
-        "sin": _order(pd.concat(sin, ignore_index=True), first + ["layer", "t", "sin_neuron_rate", "sin_spike_share"]) if sin else pd.DataFrame(),
+        "sin": _order(pd.concat(sin, ignore_index=True), first + ["layer", "t", "sin_neuron_rate", "sin_spike_share"])
+        if sin
+        else pd.DataFrame(),
         "energy": _order(pd.concat(energy, ignore_index=True), first + ["t"]) if energy else pd.DataFrame(),
-        "latency": _order(pd.DataFrame(lat), first + ["ann_accuracy", "best_accuracy", "t_within_1pct", "t_within_0p5pct"]),
+        "latency": _order(
+            pd.DataFrame(lat), first + ["ann_accuracy", "best_accuracy", "t_within_1pct", "t_within_0p5pct"]
+        ),
     }
     for col in ("t_within_1pct", "t_within_0p5pct"):
         frames["latency"][col] = frames["latency"][col].astype("Int64")
-    return frames
+    return {k: type_option_columns(v) for k, v in frames.items()}
+
+
+_PANDAS_DTYPES = {bool: "boolean", int: "Int64", float: "Float64", str: "string"}
+
+
+def type_option_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Give every method-option column its nullable pandas type (Int64, boolean, ...), so that a
+    table mixing methods (K = NA for rate coding) reads and writes the same from CSV."""
+    from bsnn_lib.methods import OPTIONS
+
+    for name, opt in OPTIONS.items():
+        if name in df.columns:
+            kind = _PANDAS_DTYPES[opt.kind] if name != "sn" else "boolean"
+            if kind == "Float64":
+                df[name] = df[name].astype(float)
+            elif kind == "string":
+                df[name] = df[name].astype("str")  # missing stays missing (NaN)
+            else:
+                df[name] = df[name].astype(kind)
+    return df
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A results CSV read back with the types :func:`result_tables` gives (nullable integers for
+    the latencies and the integer/boolean method options; NA where a method has no such option)."""
+    df = pd.read_csv(path)
+    for col in ("t_within_1pct", "t_within_0p5pct"):
+        if col in df.columns:
+            df[col] = df[col].astype("Int64")
+    return type_option_columns(df)
 
 
 def _order(df: pd.DataFrame, first: list[str]) -> pd.DataFrame:
     return df[first + [c for c in df.columns if c not in first]]
 
 
-def write_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path, params: dict[str, Any] | None = None) -> list[Path]:
+def write_tables(
+    tables: dict[str, pd.DataFrame], out_dir: str | Path, params: dict[str, Any] | None = None
+) -> list[Path]:
     """Write each table as ``<out_dir>/<name>.csv`` atomically, plus ``params.json``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -265,46 +364,7 @@ def write_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path, params: d
     for name, df in tables.items():
         if df is None or df.empty:
             continue
-        path = out / f"{name}.csv"
-        buf = io.StringIO()
-        df.to_csv(buf, index=False)
-        with atomic_writer(path) as fh:
-            fh.write(buf.getvalue().encode())
-        written.append(path)
+        written.append(write_csv(out / f"{name}.csv", df))
     if params is not None:
-        with atomic_writer(out / "params.json") as fh:
-            fh.write(json.dumps(to_jsonable(params), indent=2, sort_keys=True).encode())
-        written.append(out / "params.json")
+        written.append(write_json(out / "params.json", params))
     return written
-
-
-def to_jsonable(obj: Any) -> Any:
-    """Plain JSON values for parameter files: configs (``to_dict`` or dataclasses), mappings,
-    sequences, numpy scalars, paths; NaN becomes null; anything else its ``str``."""
-    if hasattr(obj, "to_dict") and not isinstance(obj, type):
-        return to_jsonable(obj.to_dict())
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return to_jsonable(dataclasses.asdict(obj))
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return None if np.isnan(obj) else float(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    if obj is None or isinstance(obj, (str, int, bool)):
-        return obj
-    return str(obj)
-
-
-def run_metadata() -> dict[str, Any]:
-    """Provenance saved beside every result: versions, device, date."""
-    return {
-        "torch": torch.__version__,
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "threads": torch.get_num_threads(),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }

@@ -35,38 +35,33 @@ tested), so a grid run with ``engine="reference"`` reuses parts of a ``fast`` ru
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import io
 import json
 import os
 import shutil
-import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
-from tqdm.auto import tqdm
 
-from bsnn_lib.checkpoints import atomic_writer
-from bsnn_lib.experiments import Cell, result_tables, run_cell, run_metadata, write_tables
-from bsnn_lib.profiles import Profile, ProfileError, load_profile
+from bsnn_lib.experiments import Cell, read_table, result_tables, run_cell, type_option_columns, write_tables
+from bsnn_lib.io import REPO_ROOT, fsync_directory, run_metadata, write_csv, write_json
+from bsnn_lib.profiles import Profile, load_profile
+from bsnn_lib.progress import bar as progress_bar
 from bsnn_lib.simulate import ENGINES
 
-__all__ = ["TABLES", "add_bench_parser", "cell_part_dir", "grid_cells", "load_parts", "run_bench",
-           "run_grid"]
+__all__ = ["TABLES", "cell_part_dir", "grid_cells", "load_parts", "run_grid"]
 
 TABLES = ("accuracy_vs_t", "sin", "energy", "latency")
 """The tidy tables of a grid, one CSV each (see :func:`bsnn_lib.experiments.result_tables`)."""
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 _FIRST_COLUMNS = {
     "accuracy_vs_t": ["dataset", "arch", "method", "t", "accuracy", "ann_accuracy"],
     "sin": ["dataset", "arch", "method", "layer", "t", "sin_neuron_rate", "sin_spike_share"],
     "energy": ["dataset", "arch", "method", "t"],
-    "latency": ["dataset", "arch", "method", "ann_accuracy", "best_accuracy", "t_within_1pct",
-                "t_within_0p5pct"],
+    "latency": ["dataset", "arch", "method", "ann_accuracy", "best_accuracy", "t_within_1pct", "t_within_0p5pct"],
 }
 _INT_COLUMNS = {"latency": ("t_within_1pct", "t_within_0p5pct")}
 _TMP_PREFIX = ".tmp-"
@@ -91,12 +86,6 @@ def cell_part_dir(out_dir: str | os.PathLike[str], c: Cell) -> Path:
     return Path(out_dir) / "cells" / f"{c.dataset}-{c.arch}-{c.method.method}-{c.key()}"
 
 
-def _csv_bytes(df: pd.DataFrame) -> bytes:
-    buf = io.StringIO()
-    df.to_csv(buf, index=False)
-    return buf.getvalue().encode()
-
-
 def _cell_description(c: Cell) -> dict[str, Any]:
     d = dataclasses.asdict(c)
     d["method"] = c.method.to_dict()
@@ -113,11 +102,8 @@ def _write_part(part: Path, c: Cell, tables: dict[str, pd.DataFrame], from_cache
         for name in TABLES:
             df = tables.get(name)
             if df is not None and not df.empty:
-                with atomic_writer(tmp / f"{name}.csv") as fh:
-                    fh.write(_csv_bytes(df))
-        meta = {"cell": _cell_description(c), "from_cache": from_cache}
-        with atomic_writer(tmp / "cell.json") as fh:
-            fh.write(json.dumps(meta, indent=2, sort_keys=True).encode())
+                write_csv(tmp / f"{name}.csv", df)
+        write_json(tmp / "cell.json", {"cell": _cell_description(c), "from_cache": from_cache})
         os.chmod(tmp, 0o755)
         if part.exists():  # a finished part of an identical cell: keep the first one
             shutil.rmtree(tmp)
@@ -126,20 +112,7 @@ def _write_part(part: Path, c: Cell, tables: dict[str, pd.DataFrame], from_cache
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _fsync_dir(part.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fsync_directory(part.parent)
 
 
 def _clean_stale_parts(out_dir: Path) -> int:
@@ -155,7 +128,7 @@ def _clean_stale_parts(out_dir: Path) -> int:
 
 def _read_csv(path: Path) -> pd.DataFrame:
     # pandas >= 3 parses floats round-trip exactly: rebuilding the combined CSVs is idempotent
-    return pd.read_csv(path)
+    return read_table(path)
 
 
 def load_parts(out_dir: str | os.PathLike[str], cells: Sequence[Cell]) -> dict[str, pd.DataFrame]:
@@ -180,15 +153,16 @@ def load_parts(out_dir: str | os.PathLike[str], cells: Sequence[Cell]) -> dict[s
         for col in _INT_COLUMNS.get(name, ()):
             if col in df.columns:
                 df[col] = df[col].astype("Int64")
-        out[name] = df
+        out[name] = type_option_columns(df)
     return out
 
 
 # ---------------------------------------------------------------------------------------------
 # the grid
 # ---------------------------------------------------------------------------------------------
-def _params(profile: Profile, cells: Sequence[Cell], done: Sequence[bool], engine: str,
-            device: str | None) -> dict[str, Any]:
+def _params(
+    profile: Profile, cells: Sequence[Cell], done: Sequence[bool], engine: str, device: str | None
+) -> dict[str, Any]:
     raw = dict(profile.raw) or {"name": profile.name}
     return {
         "profile": {"name": profile.name, "path": profile.path, "settings": raw},
@@ -197,14 +171,25 @@ def _params(profile: Profile, cells: Sequence[Cell], done: Sequence[bool], engin
         "complete": all(done),
         "cells_done": int(sum(done)),
         "cells_total": len(cells),
-        "cells": [{"key": c.key(), "dataset": c.dataset, "arch": c.arch, "split": c.split,
-                   "label": c.method.label(), "T": c.T, "done": bool(d)} for c, d in zip(cells, done)],
+        "cells": [
+            {
+                "key": c.key(),
+                "dataset": c.dataset,
+                "arch": c.arch,
+                "split": c.split,
+                "label": c.method.label(),
+                "T": c.T,
+                "done": bool(d),
+            }
+            for c, d in zip(cells, done)
+        ],
         "run": run_metadata(),
     }
 
 
-def _rebuild(out: Path, profile: Profile, cells: Sequence[Cell], engine: str,
-             device: str | None) -> dict[str, pd.DataFrame]:
+def _rebuild(
+    out: Path, profile: Profile, cells: Sequence[Cell], engine: str, device: str | None
+) -> dict[str, pd.DataFrame]:
     tables = load_parts(out, cells)
     done = [cell_part_dir(out, c).is_dir() for c in cells]
     write_tables(tables, out, params=_params(profile, cells, done, engine, device))
@@ -242,8 +227,9 @@ def run_grid(
     _clean_stale_parts(out)
     dev = device if device is not None else prof.torch_device
     todo = [c for c in cells if not cell_part_dir(out, c).is_dir()]
-    bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=f"grid {prof.name}",
-               unit="cell", disable=not progress)
+    bar = progress_bar(
+        total=len(cells), initial=len(cells) - len(todo), desc=f"grid {prof.name}", unit="cell", disable=not progress
+    )
     finished = False
     try:
         for c in todo:
@@ -261,46 +247,3 @@ def run_grid(
             except Exception:  # noqa: BLE001 - never mask the original error
                 pass
     return _rebuild(out, prof, cells, engine, dev)
-
-
-# ---------------------------------------------------------------------------------------------
-# command line: ``python -m bsnn_lib bench`` (registered by bsnn_lib.cli)
-# ---------------------------------------------------------------------------------------------
-def add_bench_parser(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
-    """``bench``: run a profile's whole grid and write results/<profile>/*.csv."""
-    parser = subparsers.add_parser(
-        "bench",
-        help="run every cell of a profile (resumable) and write the tidy result CSVs",
-        description="Run the benchmark grid of --profile (nets x splits x methods, T steps each). "
-        "Finished cells are kept under <out>/cells/ and skipped on the next call; the combined "
-        "CSVs (accuracy_vs_t, sin, energy, latency) and params.json are rebuilt from them.",
-    )
-    parser.add_argument("--profile", default="quick",
-                        help="a name in profiles/ or a YAML path (default: quick)")
-    parser.add_argument("--device", choices=("cpu", "cuda"),
-                        help="default: the profile's device (auto = cuda if available)")
-    parser.add_argument("--out", help="output directory (default: results/<profile name>)")
-    parser.add_argument("--engine", choices=ENGINES, default="fast", help="simulator (default: fast)")
-    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
-    parser.set_defaults(handler=run_bench)
-
-
-def run_bench(args: argparse.Namespace) -> int:
-    """Handler of ``bench``: run the grid, print where the tables went and the latency table."""
-    try:
-        prof = load_profile(args.profile)
-    except ProfileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    out = Path(args.out) if args.out else REPO_ROOT / "results" / prof.name
-    tables = run_grid(prof, out_dir=out, device=args.device, progress=args.progress,
-                      engine=args.engine)
-    for name in TABLES:
-        if not tables[name].empty:
-            print(f"wrote {out / (name + '.csv')} ({len(tables[name])} rows)")
-    lat = tables["latency"]
-    if not lat.empty:
-        cols = [c for c in ("dataset", "arch", "split", "label", "ann_accuracy", "final_accuracy",
-                            "t_within_1pct", "t_within_0p5pct") if c in lat.columns]
-        print(lat[cols].to_string(index=False))
-    return 0

@@ -30,7 +30,24 @@ __all__ = ["ARCHS", "POOLS", "BasicBlock", "UnknownArchError", "build_model"]
 POOLS = ("avg", "max")
 _VGG_POOL = "M"
 VGG16_CFG: tuple[int | str, ...] = (
-    64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M",
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
+    "M",
 )
 
 
@@ -65,8 +82,7 @@ def make_pool(pool: str, kernel_size: int = 2, stride: int = 2, padding: int = 0
     raise UnknownPoolError(pool)
 
 
-def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 3,
-                 stride: int = 1) -> list[nn.Module]:
+def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1) -> list[nn.Module]:
     """``Conv2d(bias=False, "same" padding) -> BatchNorm2d -> ReLU`` (a fresh ReLU)."""
     return [
         nn.Conv2d(in_channels, out_channels, kernel_size, stride, kernel_size // 2, bias=False),
@@ -102,8 +118,7 @@ class BasicBlock(nn.Module):
         return self.relu2(out + self.shortcut(x))
 
 
-def _assemble(features: Sequence[nn.Module], in_features: int, num_classes: int, *,
-              global_pool: bool) -> nn.Sequential:
+def _assemble(features: Sequence[nn.Module], in_features: int, num_classes: int, *, global_pool: bool) -> nn.Sequential:
     """``features -> [global_pool] -> flatten -> classifier`` as a named ``nn.Sequential``."""
     parts: list[tuple[str, nn.Module]] = [("features", nn.Sequential(*features))]
     if global_pool:
@@ -115,8 +130,7 @@ def _assemble(features: Sequence[nn.Module], in_features: int, num_classes: int,
 # ---------------------------------------------------------------------------------------- VGG
 
 
-def _vgg(spec: DatasetSpec, cfg: Sequence[int | str], *, width: float, pool: str,
-         global_pool: bool) -> nn.Sequential:
+def _vgg(spec: DatasetSpec, cfg: Sequence[int | str], *, width: float, pool: str, global_pool: bool) -> nn.Sequential:
     """VGG from a cfg (ints = 3x3 conv-BN-ReLU widths, "M" = 2x2 pool).
 
     A pool is skipped when the feature map is already 1 px, so deep cfgs also fit 28x28 / 8x8
@@ -143,13 +157,16 @@ def _vgg(spec: DatasetSpec, cfg: Sequence[int | str], *, width: float, pool: str
 def _resnet_stem(spec: DatasetSpec, out_channels: int, pool: str) -> list[nn.Module]:
     """ImageNet stem (7x7/2 conv + 3x3/2 pool) for inputs >= 64 px, else a CIFAR 3x3 conv."""
     if spec.image_size >= 64:
-        return [*conv_bn_relu(spec.in_channels, out_channels, kernel_size=7, stride=2),
-                make_pool(pool, kernel_size=3, stride=2, padding=1)]
+        return [
+            *conv_bn_relu(spec.in_channels, out_channels, kernel_size=7, stride=2),
+            make_pool(pool, kernel_size=3, stride=2, padding=1),
+        ]
     return conv_bn_relu(spec.in_channels, out_channels)
 
 
-def _resnet(spec: DatasetSpec, stage_channels: Sequence[int], blocks_per_stage: Sequence[int], *,
-            width: float, pool: str) -> nn.Sequential:
+def _resnet(
+    spec: DatasetSpec, stage_channels: Sequence[int], blocks_per_stage: Sequence[int], *, width: float, pool: str
+) -> nn.Sequential:
     """Stem, then stages of BasicBlocks (stride 1 for the first stage, 2 after), GAP, Linear."""
     channels = scaled_channels(stage_channels[0], width)
     layers = _resnet_stem(spec, channels, pool)
@@ -183,8 +200,7 @@ ARCHS: dict[str, ArchBuilder] = {
 }
 
 
-def build_model(arch: str, dataset: str | DatasetSpec, *, width: float = 1.0,
-                pool: str = "avg") -> nn.Module:
+def build_model(arch: str, dataset: str | DatasetSpec, *, width: float = 1.0, pool: str = "avg") -> nn.Module:
     """Build ``arch`` for ``dataset``'s input channels, image size and class count.
 
     Args:

@@ -27,9 +27,10 @@ Use :func:`load_profile` (a name in ``profiles/`` or a path) and :meth:`Profile.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -115,7 +116,9 @@ def load_profile(name_or_path: str | Path) -> Profile:
         if not {"dataset", "arch"} <= set(net):
             raise ProfileError(f"{path}: nets[{i}] needs 'dataset' and 'arch'")
         if set(net) - NET_KEYS:
-            raise ProfileError(f"{path}: nets[{i}] has unknown key(s) {sorted(set(net) - NET_KEYS)}; known: {sorted(NET_KEYS)}")
+            raise ProfileError(
+                f"{path}: nets[{i}] has unknown key(s) {sorted(set(net) - NET_KEYS)}; known: {sorted(NET_KEYS)}"
+            )
     profile = Profile(**raw, path=str(path), raw=raw)
     profile.method_configs()  # validate every method entry now, with a clear error
     return profile

@@ -1,38 +1,31 @@
-"""The K-bit quantized ANN reference (method.md §5).
+"""The K-bit quantized ANN reference (method.md §5) and the closed-form firing count.
 
 Each ReLU becomes q(z) = theta * min(floor(relu(z) * Q / theta), n_max) / Q. For phase-weighted
 bistable neurons Q = 2^K and n_max = 2^K - 1: one firing cycle of a bistable neuron in "clear" mode
 sends exactly this value, so a BSNN's per-frame output equals this network (the exactness test) and
-it is the second reference for SIN. For the rate-coded bistable ablation Q = n_max = K.
+it is the second reference for SIN. For the rate-coded bistable ablation Q = n_max = K. Each method
+names its (Q, n_max) (``Method.levels``).
 """
 
 from __future__ import annotations
 
 import torch
 
-from bsnn_lib.methods import MethodConfig
+FIRE_TOLERANCE = 1e-3
+"""A firing threshold counts as reached within this fraction of one least significant unit, in the
+step rule and the closed form alike, so float rounding of sums of exact spike values (theta*2^-j)
+cannot drop a bit; 1e-3 LSB is far below any modelled effect."""
 
 
-def quantization_levels(cfg: MethodConfig) -> tuple[int, int]:
-    """(Q, n_max) of the quantizer that matches ``cfg``'s firing cycle."""
-    if cfg.phase_weighted:
-        return 2**cfg.K, 2**cfg.K - 1
-    return cfg.K, cfg.K
-
-
-def firing_count(
-    v: torch.Tensor, theta: torch.Tensor, levels: int, n_max: int, eps: float = 0.0
-) -> torch.Tensor:
+def firing_count(v: torch.Tensor, theta: torch.Tensor, levels: int, n_max: int, eps: float = 0.0) -> torch.Tensor:
     """Units of theta/levels that one firing cycle emits from potential ``v`` (closed form).
 
     n = clip(floor(v * levels / theta + eps), 0, n_max); ``eps`` is the firing tolerance in units
-    of one level (see ``neurons.FIRE_TOLERANCE``).
+    of one level (:data:`FIRE_TOLERANCE`).
     """
     return torch.clamp(torch.floor(v * levels / theta + eps), 0, n_max)
 
 
-def quantize(
-    z: torch.Tensor, theta: torch.Tensor, levels: int, n_max: int, eps: float = 0.0
-) -> torch.Tensor:
+def quantize(z: torch.Tensor, theta: torch.Tensor, levels: int, n_max: int, eps: float = 0.0) -> torch.Tensor:
     """theta * min(floor(relu(z) * levels / theta), n_max) / levels (the quantized, clipped ReLU)."""
     return firing_count(torch.relu(z), theta, levels, n_max, eps) * theta / levels

@@ -3,9 +3,12 @@
 Two engines, same answers (tests/test_simulate.py compares them spike for spike):
 
 - ``reference``: the plain loop, one call of the network per time step.
-- ``fast``: rate/phase coding fold ``chunk`` steps into the batch (one conv call per layer per
-  chunk, the neurons loop over the chunk); bistable methods run one closed-form cycle per call
-  (one matrix product per layer per cycle, method.md §5 "exact fast simulation").
+- ``fast``: the method's fast path (``Method.fast_path``): ``chunk`` folds steps into the batch
+  (one conv call per layer per chunk, the neurons loop over the chunk); ``cycle`` runs one
+  closed-form bistable cycle per call (one matrix product per layer per cycle, method.md §5
+  "exact fast simulation").
+
+Both call the network's views (:mod:`bsnn_lib.network`): ``snn.view("step")(x_t, t)``, etc.
 
 In the same pass, the simulator runs the float ANN and (for phase-weighted and bistable methods)
 the K-bit quantized ANN on the same batch, and at every statistics time t it records, per spiking
@@ -18,24 +21,36 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
-from bsnn_lib.convert import SpikingNetwork
-from bsnn_lib.quantized import firing_count
-from bsnn_lib.neurons import FIRE_TOLERANCE
+from bsnn_lib.cost import ann_macs, energy_table, fanout_maps
+from bsnn_lib.network import SpikingNetwork, build_view
+from bsnn_lib.progress import bar as progress_bar
+from bsnn_lib.quantized import FIRE_TOLERANCE, firing_count
 
 ENGINES = ("reference", "fast")
 
 _STAT_FIELDS = (
-    "neurons", "spikes", "inactive", "sin_neurons", "sin_spikes", "inactive_q", "sin_neurons_q",
-    "sin_spikes_q", "err_sin", "err_clip", "err_rest", "a_sq", "sops",
+    "neurons",
+    "spikes",
+    "inactive",
+    "sin_neurons",
+    "sin_spikes",
+    "inactive_q",
+    "sin_neurons_q",
+    "sin_spikes_q",
+    "err_sin",
+    "err_clip",
+    "err_rest",
+    "a_sq",
+    "sops",
 )
 
 
@@ -106,8 +121,6 @@ class SimResult:
 
     def energy(self, e_mac_pj: float = 4.6, e_ac_pj: float = 0.9) -> pd.DataFrame:
         """SOPs and the 45 nm energy estimate against the ANN, per statistics time t."""
-        from bsnn_lib.analysis import energy_table
-
         return energy_table(self, e_mac_pj, e_ac_pj)
 
 
@@ -140,15 +153,6 @@ def stat_times(T: int, every: int) -> list[int]:
     if not times or times[-1] != T:
         times.append(T)
     return times
-
-
-def _firing_cycles(snn: SpikingNetwork, depth: int, t: int) -> float:
-    """How many units of 'one ANN value' a layer has emitted by step t (normalizes its output)."""
-    sch = snn.schedule
-    if not sch.bistable:
-        return t / sch.K
-    n = sum(1 for c in range(t // sch.K) if sch.state(depth, c * sch.K) == "fire")
-    return n * sch.bias_per_cycle
 
 
 class _LayerReference:
@@ -193,7 +197,7 @@ class _StatCollector:
                 if key != "spikes":
                     s[key + "_q"] += value
             s["neurons"] += n.count.numel()
-            norm = _firing_cycles(self.snn, n.depth, t)
+            norm = self.snn.schedule.emitted_units(n.depth, t)
             rate = n.out_sum / norm if norm > 0 else torch.zeros_like(n.out_sum)
             for key, value in _error_parts(rate, ref.a, ref.inactive, ref.clip).items():
                 s[key] += value
@@ -234,6 +238,55 @@ def _error_parts(rate: torch.Tensor, a: torch.Tensor, inactive: torch.Tensor, cl
     return {"err_sin": err_sin, "err_clip": err_clip, "err_rest": max(total - err_sin - err_clip, 0.0)}
 
 
+def check_input(snn: SpikingNetwork, x: torch.Tensor) -> None:
+    """Refuse a batch the network cannot take: the wrong shape, or NaN / infinite values."""
+    if tuple(x.shape[1:]) != tuple(snn.input_shape):
+        raise ValueError(
+            f"the network was converted for images of shape {tuple(snn.input_shape)} (C, H, W), "
+            f"this batch has shape {tuple(x.shape[1:])}"
+        )
+    if not torch.isfinite(x).all():
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(
+            f"the input holds {bad} NaN or infinite value(s): spiking neurons would turn them "
+            "into arbitrary spikes; clean the data first"
+        )
+
+
+def warn_if_before_fill(snn: SpikingNetwork, T: int) -> None:
+    """Warn when no answer can reach the readout within T steps."""
+    if T < snn.fill_steps:
+        warnings.warn(
+            f"T={T} ends before the first answer can reach the readout: {snn.cfg.label()} has "
+            f"{snn.num_layers} spiking layers, its first answer comes at t = {snn.fill_steps} "
+            "(SpikingNetwork.fill_steps); every step before counts as wrong",
+            stacklevel=3,
+        )
+
+
+@torch.no_grad()
+def predict(snn: SpikingNetwork, x: torch.Tensor, T: int, engine: str = "fast") -> torch.Tensor:
+    """The class the readout gives after every step t = 1..T for a batch of images: ``[T, B]``,
+    -1 where no spike has reached the readout yet. The network is left reset."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine={engine!r}; choose one of {ENGINES}")
+    if T < 1:
+        raise ValueError(f"T must be >= 1, got {T}")
+    warn_if_before_fill(snn, T)
+    param = next(snn.graph.parameters())
+    x = x.to(param.device, dtype=param.dtype)
+    check_input(snn, x)
+    snn.reset()
+    try:
+        if engine == "reference":
+            _run_reference(snn, x, T, set(), None)
+        else:
+            _run_fast(snn, x, T, set(), None, default_chunk(x))
+        return torch.stack(snn.readout.predictions[:T])
+    finally:
+        snn.reset()
+
+
 def _input_current(snn: SpikingNetwork, x: torch.Tensor, t: int) -> torch.Tensor:
     if snn.schedule.input_on(t):
         return snn.encoder.step(x, t)
@@ -241,38 +294,33 @@ def _input_current(snn: SpikingNetwork, x: torch.Tensor, t: int) -> torch.Tensor
 
 
 def _run_reference(snn: SpikingNetwork, x: torch.Tensor, T: int, times: set[int], stats) -> None:
-    ctx = snn.ctx
-    ctx.mode, ctx.steps = "step", 1
+    step = snn.view("step")
     for t in range(T):
-        ctx.t = t
-        snn.graph(_input_current(snn, x, t))
+        step(_input_current(snn, x, t), t)
         if stats is not None and t + 1 in times:
             stats.snapshot(t + 1)
 
 
 def _run_fast(snn: SpikingNetwork, x: torch.Tensor, T: int, times: set[int], stats, chunk: int) -> None:
-    ctx = snn.ctx
     sch = snn.schedule
-    if sch.bistable:
-        ctx.mode, ctx.steps = "cycle", sch.K
+    if snn.method.fast_path == "cycle":
+        cycle = snn.view("cycle")
         zeros = torch.zeros_like(x)
         for c in range(math.ceil(T / sch.K)):
-            ctx.t = c * sch.K
-            ctx.valid = min(sch.K, T - ctx.t)
-            snn.graph(snn.encoder.cycle_current(x) if sch.input_on(ctx.t) else zeros)
+            t0 = c * sch.K
+            cycle(snn.encoder.cycle_current(x) if sch.input_on(t0) else zeros, t0, min(sch.K, T - t0))
             end = min((c + 1) * sch.K, T)
             if stats is not None and end in times:
                 stats.snapshot(end)
         return
-    ctx.mode = "chunk"
+    run_chunk = snn.view("chunk")
     t0 = 0
     while t0 < T:
         steps = min(chunk, T - t0)
         nxt = sorted(t for t in times if t > t0)
         if nxt:
             steps = min(steps, nxt[0] - t0)
-        ctx.t, ctx.steps = t0, steps
-        snn.graph(torch.cat([_input_current(snn, x, t0 + i) for i in range(steps)]))
+        run_chunk(torch.cat([_input_current(snn, x, t0 + i) for i in range(steps)]), t0, steps)
         t0 += steps
         if stats is not None and t0 in times:
             stats.snapshot(t0)
@@ -303,16 +351,17 @@ def simulate(
             on a CPU, as many as keep chunk x batch <= 256 rows (measured: larger folded batches
             outgrow the cache and run slower than the step loop); on a GPU, 16.
     """
-    from bsnn_lib.analysis import ann_macs, fanout_maps
-
     if engine not in ENGINES:
         raise ValueError(f"engine={engine!r}; choose one of {ENGINES}")
     if T < 1:
         raise ValueError(f"T must be >= 1, got {T}")
+    warn_if_before_fill(snn, T)
     sch = snn.schedule
     every = stat_every or default_stat_every(snn)
-    if engine == "fast" and sch.bistable and every % sch.K:
-        raise ValueError(f"the bistable fast path records statistics per cycle: stat_every must be a multiple of K={sch.K}")
+    if engine == "fast" and snn.method.fast_path == "cycle" and every % sch.K:
+        raise ValueError(
+            f"the bistable fast path records statistics per cycle: stat_every must be a multiple of K={sch.K}"
+        )
     times = set(stat_times(T, every))
     snn = snn.to(device).eval()
     dtype = next(snn.graph.parameters()).dtype
@@ -321,24 +370,27 @@ def simulate(
     correct = np.zeros(T, dtype=np.int64)
     answered = np.zeros(T, dtype=np.int64)
     n = ann_correct = 0
-    qann_correct: int | None = 0 if (sch.phase_weighted or sch.bistable) else None
+    qann_correct: int | None = 0 if sch.q_levels is not None else None
     start = time.perf_counter()
-    total = len(loader) if max_batches is None else min(len(loader), max_batches)  # type: ignore[arg-type]
-    bar = tqdm(total=total, desc=f"{snn.cfg.label()} [{engine}] T={T}", disable=not progress, leave=False)
+    n_batches = len(loader) if hasattr(loader, "__len__") else None  # type: ignore[arg-type]
+    total = n_batches if max_batches is None or n_batches is None else min(n_batches, max_batches)
+    bar = progress_bar(total=total, desc=f"{snn.cfg.label()} [{engine}] T={T}", disable=not progress, leave=False)
     for b, batch in enumerate(loader):
         if max_batches is not None and b >= max_batches:
             break
+        if not isinstance(batch, (list, tuple)) or len(batch) < 2:
+            raise ValueError("simulate needs batches of (images, labels); for images alone use snn(x, T=...)")
         x, y = batch[0].to(device, dtype=dtype), batch[1].to(device)
-        logits, pre = snn.ann_forward(x, capture=stats)
+        check_input(snn, x)
+        logits, pre = snn.ann(x, capture=stats)
         ann_correct += int((logits.argmax(1) == y).sum())
         pre_q = None
         if qann_correct is not None:
-            qlogits, pre_q = snn.ann_forward(x, quantized=True, capture=stats)
+            qlogits, pre_q = snn.ann(x, quantized=True, capture=stats)
             qann_correct += int((qlogits.argmax(1) == y).sum())
         if collector is not None:
             collector.set_references(pre, pre_q)
-        snn.reset()
-        snn.ctx.record = stats
+        snn.reset(record=stats)
         if engine == "reference":
             _run_reference(snn, x, T, times, collector)
         else:
@@ -347,7 +399,6 @@ def simulate(
         correct += (preds == y.view(1, -1)).sum(1).cpu().numpy()
         answered += (preds >= 0).sum(1).cpu().numpy()
         n += y.shape[0]
-        snn.ctx.record = False
         snn.reset()
         bar.update(1)
         bar.set_postfix(acc=f"{correct[-1] / n:.4f}", ann=f"{ann_correct / n:.4f}")
@@ -374,15 +425,11 @@ def simulate(
 
 
 def _run(snn: SpikingNetwork, x: torch.Tensor, T: int, engine: str, chunk: int = 8) -> None:
-    snn.reset()
-    snn.ctx.record = True
-    try:
-        if engine == "reference":
-            _run_reference(snn, x, T, set(), None)
-        else:
-            _run_fast(snn, x, T, set(), None, chunk)
-    finally:
-        snn.ctx.record = False
+    snn.reset(record=True)
+    if engine == "reference":
+        _run_reference(snn, x, T, set(), None)
+    else:
+        _run_fast(snn, x, T, set(), None, chunk)
 
 
 @torch.no_grad()
@@ -392,10 +439,12 @@ def spike_counts(
     """Spikes per neuron of every layer after T steps, and the predictions [T, B], for one batch.
 
     The building block of the engine-agreement tests: both engines must give the same tensors."""
-    _run(snn, x, T, engine, chunk)
-    counts = {n.name: n.count.clone() for n in snn.neurons()}
-    preds = torch.stack(snn.readout.predictions[:T])
-    snn.reset()
+    try:
+        _run(snn, x, T, engine, chunk)
+        counts = {n.name: n.count.clone() for n in snn.neurons()}
+        preds = torch.stack(snn.readout.predictions[:T])
+    finally:
+        snn.reset()
     return counts, preds
 
 
@@ -407,27 +456,20 @@ def spike_trains(
     (image 0), from the reference engine: ``{layer: {"value": [T, N], "potential": [T, N]}}``.
 
     For rasters and membrane traces; costs one reference run of a single image."""
-    names = layers or snn.neuron_names
-    x = x[:1]
-    snn.reset()
-    ctx = snn.ctx
-    ctx.mode, ctx.steps = "step", 1
+    names = set(layers or snn.neuron_names)
     out: dict[str, dict[str, list]] = {n: {"value": [], "potential": []} for n in names}
-    hooks = []
-    for name in names:
-        mod = snn.graph.get_submodule(name)
 
-        def hook(m, _inp, o, name=name):
+    def tap(name: str, o: torch.Tensor, m) -> None:
+        if name in out:
             out[name]["value"].append(o[0].flatten()[:max_neurons].cpu().numpy())
             out[name]["potential"].append(m.v[0].flatten()[:max_neurons].cpu().numpy())
 
-        hooks.append(mod.register_forward_hook(hook))
+    x = x[:1]
+    step = build_view(snn.graph, "step", tap=tap)
+    snn.reset()
     try:
         for t in range(T):
-            ctx.t = t
-            snn.graph(_input_current(snn, x, t))
+            step(_input_current(snn, x, t), t)
     finally:
-        for h in hooks:
-            h.remove()
         snn.reset()
-    return {n: {k: np.stack(v) for k, v in d.items()} for n, d in out.items()}
+    return {n: {k: np.stack(v) for k, v in out[n].items()} for n in (layers or snn.neuron_names)}

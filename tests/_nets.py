@@ -29,17 +29,31 @@ class Block(nn.Module):
 def tiny_vgg(pool: str = "avg") -> nn.Module:
     P = nn.AvgPool2d if pool == "avg" else nn.MaxPool2d
     return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), P(2),
-        nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), P(2),
-        nn.Flatten(), nn.Linear(16 * 2 * 2, 12), nn.ReLU(), nn.Linear(12, 10),
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        P(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        P(2),
+        nn.Flatten(),
+        nn.Linear(16 * 2 * 2, 12),
+        nn.ReLU(),
+        nn.Linear(12, 10),
     )
 
 
 def tiny_resnet() -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
-        Block(8, 8, 1), Block(8, 16, 2),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10),
+        nn.Conv2d(1, 8, 3, padding=1, bias=False),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        Block(8, 8, 1),
+        Block(8, 16, 2),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 10),
     )
 
 

@@ -30,6 +30,7 @@ ImageTreeFactory = Callable[..., Path]
 def _isolate(monkeypatch: pytest.MonkeyPatch, root: Path) -> Path:
     """Point ``BSNN_DATA_ROOT`` at ``root`` and clear the dataset location variables."""
     monkeypatch.setenv("BSNN_DATA_ROOT", str(root))
+    monkeypatch.setenv("BSNN_PRETRAINED", "0")  # tests train their own tiny nets
     for name in DATASET_ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     return root
@@ -53,8 +54,16 @@ def fresh_data_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return _isolate(monkeypatch, tmp_path / "data-root")
 
 
-def write_image_tree(root: Path, per_split: dict[str, int], num_classes: int, size: int, *,
-                     channels: int = 3, suffix: str = ".png", seed: int = 0) -> Path:
+def write_image_tree(
+    root: Path,
+    per_split: dict[str, int],
+    num_classes: int,
+    size: int,
+    *,
+    channels: int = 3,
+    suffix: str = ".png",
+    seed: int = 0,
+) -> Path:
     """Write ``root/<split>/class_<k>/<i><suffix>`` random images; return ``root``.
 
     ``per_split`` maps split folder name -> images per class. Class folders are zero-padded so
@@ -76,8 +85,7 @@ def write_image_tree(root: Path, per_split: dict[str, int], num_classes: int, si
 def image_tree(tmp_path: Path) -> ImageTreeFactory:
     """Factory: ``image_tree(name, per_split, num_classes, size, **kw)`` under ``tmp_path``."""
 
-    def make(name: str, per_split: dict[str, int], num_classes: int, size: int,
-             **kwargs: object) -> Path:
+    def make(name: str, per_split: dict[str, int], num_classes: int, size: int, **kwargs: object) -> Path:
         return write_image_tree(tmp_path / name, per_split, num_classes, size, **kwargs)
 
     return make
@@ -86,5 +94,6 @@ def image_tree(tmp_path: Path) -> ImageTreeFactory:
 @pytest.fixture
 def tiny_config() -> TrainConfig:
     """A seconds-long digits run (vgg-tiny, 2 epochs on 512 images)."""
-    return TrainConfig(dataset="digits", arch="vgg-tiny", epochs=2, batch_size=64, lr=1e-2,
-                       augment=False, train_subset=512)
+    return TrainConfig(
+        dataset="digits", arch="vgg-tiny", epochs=2, batch_size=64, lr=1e-2, augment=False, train_subset=512
+    )

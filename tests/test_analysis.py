@@ -2,11 +2,12 @@
 
 import pytest
 import torch
+from _nets import build, make_data
 from torch import nn
 
-from _nets import build, make_data
-from bsnn_lib.analysis import ann_macs, fanout_maps, latency, neuron_trace
+from bsnn_lib.analysis import latency, neuron_trace
 from bsnn_lib.convert import convert
+from bsnn_lib.cost import ann_macs, fanout_maps
 from bsnn_lib.methods import method_config
 from bsnn_lib.simulate import error_parts, simulate, sin_counts
 
@@ -40,8 +41,12 @@ def test_error_parts_split_sin_clip_and_rest():
 def test_sop_count_matches_a_hand_computed_layer():
     """Spikes of a 1-channel map feed a 3x3 conv (pad 1) with 5 output channels: an interior
     spike costs 5*9 accumulates, a corner spike 5*4, an edge spike 5*6."""
-    model = nn.Sequential(nn.Conv2d(1, 1, 1), nn.ReLU(), nn.Conv2d(1, 5, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(5 * 4 * 4, 3)).eval()
-    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.rand(4, 1, 4, 4), torch.zeros(4)), batch_size=4)
+    model = nn.Sequential(
+        nn.Conv2d(1, 1, 1), nn.ReLU(), nn.Conv2d(1, 5, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(5 * 4 * 4, 3)
+    ).eval()
+    data = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.rand(4, 1, 4, 4), torch.zeros(4)), batch_size=4
+    )
     snn = convert(model, data, method_config("rate"), mean=(0.0,), std=(1.0,))
     fan = fanout_maps(snn)["0" if "0" in snn.neuron_names else snn.neuron_names[0]]
     assert fan.shape == (1, 4, 4)

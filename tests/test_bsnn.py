@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-
 from _nets import build, make_data
+
 from bsnn_lib.convert import convert
 from bsnn_lib.methods import method_config
 from bsnn_lib.simulate import _run, simulate
@@ -23,7 +23,7 @@ def _convert(kind, **opts):
 def test_after_the_fill_every_frame_of_clear_mode_bsnn_equals_the_quantized_ann(kind, K):
     snn, loader = _convert(kind, K=K, residual="clear")
     x = next(iter(loader))[0].double()
-    qlogits, _ = snn.ann_forward(x, quantized=True)
+    qlogits, _ = snn.ann(x, quantized=True)
     first_out = snn.readout.depth * K  # end of the readout's first integrating cycle
     for frames in (1, 2, 3):
         _run(snn, x, first_out + (frames - 1) * 2 * K, engine="reference")
@@ -34,7 +34,7 @@ def test_after_the_fill_every_frame_of_clear_mode_bsnn_equals_the_quantized_ann(
 def test_without_sn_the_resnet_loses_the_shortcut_and_differs_from_the_quantized_ann():
     snn, loader = _convert("resnet", K=4, residual="clear", sn=False)
     x = next(iter(loader))[0].double()
-    qlogits, _ = snn.ann_forward(x, quantized=True)
+    qlogits, _ = snn.ann(x, quantized=True)
     _run(snn, x, snn.readout.depth * 4, engine="fast")
     assert (snn.readout.acc - qlogits).abs().max() > 1e-3
 
@@ -51,14 +51,22 @@ def test_clear_mode_has_no_sin_against_the_quantized_ann(kind):
 
 
 def _input_steps(snn, x, T, module):
-    """Steps at which ``module``'s output (feeding an add) is nonzero for image batch x."""
-    steps = []
-    hook = snn.graph.get_submodule(module).register_forward_hook(
-        lambda m, i, o: steps.append(snn.ctx.t) if bool((o != 0).any()) else None
-    )
-    _run(snn, x, T, engine="reference")
-    hook.remove()
+    """Steps at which ``module``'s output (feeding an add) is nonzero for image batch x: a forward
+    hook for a synaptic layer, a tap of the step view for a spiking layer."""
+    from bsnn_lib.network import build_view
+
+    steps, now = [], [0]
+    record = lambda o: steps.append(now[0]) if bool((o != 0).any()) else None
+    hook = snn.graph.get_submodule(module).register_forward_hook(lambda m, i, o: record(o))
+    step = build_view(snn.graph, "step", tap=lambda name, o, m: record(o) if name == module else None)
     snn.reset()
+    try:
+        for t in range(T):
+            now[0] = t
+            step(snn.encoder.step(x, t) if snn.schedule.input_on(t) else torch.zeros_like(x), t)
+    finally:
+        hook.remove()
+        snn.reset()
     return steps
 
 
@@ -70,7 +78,9 @@ def test_with_sn_shortcut_and_branch_land_in_the_same_integrating_cycle(block, s
     x = next(iter(loader))[0].double()
     T = 12 * K
     post = with_sn.graph.get_submodule(f"{block}.relu2")
-    relay = next(n for n in with_sn.neuron_names if n.startswith("sn_") and with_sn.graph.get_submodule(n).source == shortcut_src)
+    relay = next(
+        n for n in with_sn.neuron_names if n.startswith("sn_") and with_sn.graph.get_submodule(n).source == shortcut_src
+    )
     branch = _input_steps(with_sn, x, T, f"{block}.conv2")
     short = _input_steps(with_sn, x, T, relay)
     state = lambda t: post.schedule.state(post.depth, t)

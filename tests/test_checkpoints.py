@@ -9,18 +9,21 @@ import torch
 
 from bsnn_lib.checkpoints import (
     CorruptCheckpointError,
-    atomic_writer,
     config_key,
     load_checkpoint,
     save_checkpoint,
 )
+from bsnn_lib.io import atomic_writer
 
 
 @pytest.fixture
 def saved(tmp_path: Path) -> tuple[Path, dict]:
     """A checkpoint file and the state written to it."""
-    state = {"weights": torch.randn(64, 3), "config": {"lr": 0.1, "arch": "vgg-tiny"},
-             "metadata": {"test_accuracy": 0.97, "epochs_done": 3}}
+    state = {
+        "weights": torch.randn(64, 3),
+        "config": {"lr": 0.1, "arch": "vgg-tiny"},
+        "metadata": {"test_accuracy": 0.97, "epochs_done": 3},
+    }
     path = tmp_path / "ckpt" / "model.pt"
     save_checkpoint(path, state)
     return path, state

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from _nets import build, make_data
 from torch import nn
 
-from _nets import build, make_data
 from bsnn_lib.convert import (
     ConversionError,
     UnsupportedLayerError,
@@ -37,7 +37,7 @@ def test_converted_graph_in_ann_mode_is_the_ann(kind):
     _, loader = make_data(model)
     snn = convert(model, loader, method_config("bsnn", K=4), mean=MEAN, std=STD)
     x = torch.randn(8, 1, 8, 8)
-    torch.testing.assert_close(snn.ann_forward(x)[0].float(), model(x), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(snn.ann(x)[0].float(), model(x), atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("channelwise", [False, True])
@@ -85,9 +85,9 @@ def test_weight_scaling_and_threshold_balancing_are_equivalent():
     model = build("vgg")
     _, loader = make_data(model)
     x = next(iter(loader))[0].double()
-    for method in ("rate", "bsnn"):
-        a = convert(model, loader, method_config(method, K=4, balance="threshold"), mean=MEAN, std=STD).double()
-        b = convert(model, loader, method_config(method, K=4, balance="weights"), mean=MEAN, std=STD).double()
+    for method, opts in (("rate", {}), ("bsnn", {"K": 4})):
+        a = convert(model, loader, method_config(method, balance="threshold", **opts), mean=MEAN, std=STD).double()
+        b = convert(model, loader, method_config(method, balance="weights", **opts), mean=MEAN, std=STD).double()
         assert all(float(n.threshold.max()) == 1.0 for n in b.neurons())
         ca, pa = spike_counts(a, x, 40)
         cb, pb = spike_counts(b, x, 40)
@@ -119,18 +119,32 @@ def test_relay_sits_before_the_projection_conv():
     model = build("resnet")
     _, loader = make_data(model)
     snn = convert(model, loader, method_config("bsnn", K=4), mean=MEAN, std=STD)
-    nodes = {n.name: n for n in snn.graph.graph.nodes}
     proj_conv = next(n for n in snn.graph.graph.nodes if n.op == "call_module" and n.target == "4.shortcut.0")
     src = proj_conv.args[0]
     assert src.op == "call_module" and src.target.startswith("sn_"), "relay must feed the 1x1 conv"
-    assert nodes  # graph is inspectable
+    relay = snn.graph.get_submodule(src.target)
+    assert relay.role == "relay" and relay.source == "3.relu2"  # on the block input, its threshold
+    torch.testing.assert_close(relay.threshold, snn.graph.get_submodule("3.relu2").threshold)
 
 
-def test_without_sn_no_relays_and_depths_mismatch():
+def test_without_sn_no_relays_and_the_two_inputs_of_an_add_differ_in_depth():
     model = build("resnet")
     _, loader = make_data(model)
-    snn = convert(model, loader, method_config("bsnn", K=4, sn=False), mean=MEAN, std=STD)
-    assert (snn.layers().kind == "relay").sum() == 0
+    without = convert(model, loader, method_config("bsnn", K=4, sn=False), mean=MEAN, std=STD)
+    with_sn = convert(model, loader, method_config("bsnn", K=4), mean=MEAN, std=STD)
+    assert (without.layers().kind == "relay").sum() == 0
+    for snn, gap in ((without, 1), (with_sn, 0)):
+        depth = {
+            n.target: snn.graph.get_submodule(n.target).depth
+            for n in snn.graph.graph.nodes
+            if n.op == "call_module" and n.target in snn.neuron_names
+        }
+        # block 3 (identity shortcut): the add sums relu1 -> conv2 (depth of 3.relu1) and the
+        # shortcut (the block input 2, or its relay); the branch is one spiking layer deeper
+        shortcut = next(
+            (r for r in snn.neuron_names if r.startswith("sn_") and snn.graph.get_submodule(r).source == "2"), "2"
+        )
+        assert depth["3.relu1"] - depth[shortcut] == gap
 
 
 class FunctionalRelu(nn.Module):
@@ -157,7 +171,10 @@ class ReusedRelu(nn.Module):
         (FunctionalRelu(), "functional ReLU call"),
         (ReusedRelu(), r"\['act'\].*more than once"),
         (nn.Sequential(nn.Linear(4, 4), nn.Sigmoid(), nn.Linear(4, 2)), r"'1' \(Sigmoid\) is not supported"),
-        (nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.BatchNorm1d(4), nn.Linear(4, 2)), "BatchNorm '2' does not directly follow"),
+        (
+            nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.BatchNorm1d(4), nn.Linear(4, 2)),
+            "BatchNorm '2' does not directly follow",
+        ),
     ],
 )
 def test_unsupported_models_raise_errors_that_name_the_module(model, pattern):

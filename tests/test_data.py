@@ -20,11 +20,14 @@ from bsnn_lib.data import (
     UnknownSplitError,
     calibration_indices,
     calibration_subset,
+    evenly_spaced,
+    folders,
     get_spec,
     load_dataset,
     make_loader,
-    test_subset,
+    registry,
 )
+from bsnn_lib.io import REPO_ROOT
 
 pytestmark = pytest.mark.usefixtures("bsnn_env")
 
@@ -71,7 +74,7 @@ def test_data_root_follows_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert data.data_root() == tmp_path
     assert data.cache_dir() == tmp_path / "cache"
     monkeypatch.delenv("BSNN_DATA_ROOT")
-    assert data.data_root() == data.REPO_ROOT / "data"
+    assert data.data_root() == REPO_ROOT / "data"
 
 
 # -------------------------------------------------------------------------------------- MNIST
@@ -103,7 +106,7 @@ def test_mnist_augmentation_keeps_shape_and_shifts() -> None:
 def test_mnist_checksum_mismatch_is_reported(fresh_data_root: Path, tmp_path: Path) -> None:
     source = tmp_path / "mnist-copy"
     source.mkdir()
-    for gz in data.EMBEDDED_MNIST_DIR.glob("*.gz"):
+    for gz in registry.EMBEDDED_MNIST_DIR.glob("*.gz"):
         (source / gz.name).symlink_to(gz)
     (source / "SHA256SUMS").write_text(f"{'0' * 64}  train-images-idx3-ubyte.gz\n")
     with pytest.raises(DataIntegrityError, match="train-images-idx3-ubyte.gz has sha256"):
@@ -111,8 +114,9 @@ def test_mnist_checksum_mismatch_is_reported(fresh_data_root: Path, tmp_path: Pa
     assert not (fresh_data_root / "cache" / "MNIST" / "raw" / "train-images-idx3-ubyte").exists()
 
 
-@pytest.mark.skipif(not data.DEBIAN_FASHION_MNIST_DIR.is_dir(),
-                    reason="Debian package dataset-fashion-mnist not installed")
+@pytest.mark.skipif(
+    not registry.DEBIAN_FASHION_MNIST_DIR.is_dir(), reason="Debian package dataset-fashion-mnist not installed"
+)
 def test_fashion_mnist_from_debian_package() -> None:
     test = load_dataset("fashion-mnist", "test")
     assert len(test) == 10000 and test[0][0].shape == (1, 28, 28)
@@ -147,8 +151,9 @@ def test_cifar10_imagefolder_splits_and_pixels(image_tree, monkeypatch) -> None:
     image, label = dataset[3 * 4]  # first image of class 4 (3 images per class)
     expected = np.asarray(Image.open(root / "train" / "class_0004" / "00000.png"), dtype=np.float32)
     assert label == 4 and image.shape == (3, 32, 32)
-    torch.testing.assert_close(_denormalize(image, "cifar10") * 255,
-                               torch.from_numpy(expected).permute(2, 0, 1), atol=1e-3, rtol=0)
+    torch.testing.assert_close(
+        _denormalize(image, "cifar10") * 255, torch.from_numpy(expected).permute(2, 0, 1), atol=1e-3, rtol=0
+    )
 
 
 def test_cifar10_tensor_cache_is_reused(image_tree, monkeypatch, fresh_data_root) -> None:
@@ -156,7 +161,7 @@ def test_cifar10_tensor_cache_is_reused(image_tree, monkeypatch, fresh_data_root
     first = load_dataset("cifar10", "train", root=root)
     cache_files = list((fresh_data_root / "cache").glob("cifar10-train-*.pt"))
     assert len(cache_files) == 1
-    monkeypatch.setattr(data, "_decode_images", _fail_decoding)
+    monkeypatch.setattr(folders, "_decode_images", _fail_decoding)
     second = load_dataset("cifar10", "train", root=root)
     assert torch.equal(first.images, second.images) and torch.equal(first.labels, second.labels)
 
@@ -224,8 +229,7 @@ def test_missing_split_folder_is_named(image_tree) -> None:
 
 
 def test_imagenet_imagefolder_train_and_val(image_tree, monkeypatch) -> None:
-    root = image_tree("imagenet", {"train": 1, "val": 1}, num_classes=1000, size=20,
-                      suffix=".jpg")
+    root = image_tree("imagenet", {"train": 1, "val": 1}, num_classes=1000, size=20, suffix=".jpg")
     monkeypatch.setenv("BSNN_IMAGENET_DIR", str(root))
     train = load_dataset("imagenet", "train", augment=True)
     test = load_dataset("imagenet", "test")
@@ -260,12 +264,12 @@ def test_calibration_subset_is_unaugmented_train_data() -> None:
     assert all(torch.equal(subset[k][0], train[i][0]) for k, i in enumerate(indices))
 
 
-def test_test_subset_takes_evenly_spaced_items() -> None:
+def test_evenly_spaced_takes_evenly_spaced_items() -> None:
     test = load_dataset("digits", "test")
-    sub = test_subset(test, 10)
+    sub = evenly_spaced(test, 10)
     assert len(sub) == 10 and sub.indices == [i * len(test) // 10 for i in range(10)]
     assert sub[9][1] == test[sub.indices[9]][1]
-    assert test_subset(test, None) is test and test_subset(test, 10_000) is test
+    assert evenly_spaced(test, None) is test and evenly_spaced(test, 10_000) is test
 
 
 def test_make_loader_order_depends_only_on_seed() -> None:

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 import torch
 
+from bsnn_lib.data import evenly_spaced, load_dataset
 from bsnn_lib.distributed import merge_results, shard_batches, shard_loader
 from bsnn_lib.experiments import build_snn, cell, test_loader
-from bsnn_lib.data import load_dataset, test_subset
 from bsnn_lib.methods import method_config
 from bsnn_lib.simulate import simulate
 from bsnn_lib.train import load_or_train
@@ -24,8 +24,16 @@ from bsnn_lib.train import load_or_train
 REPO = Path(__file__).resolve().parent.parent
 TRAIN = {"epochs": 3, "train_subset": 600}
 N_TEST, BATCH, T = 90, 16, 32  # 6 batches, the last one short
-COUNT_FIELDS = ("neurons", "spikes", "inactive", "sin_neurons", "sin_spikes", "inactive_q",
-                "sin_neurons_q", "sin_spikes_q")
+COUNT_FIELDS = (
+    "neurons",
+    "spikes",
+    "inactive",
+    "sin_neurons",
+    "sin_spikes",
+    "inactive_q",
+    "sin_neurons_q",
+    "sin_spikes_q",
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +57,32 @@ def one_thread():
 
 
 def _cell(method: str = "bsnn", **opts):
-    return cell("digits", "vgg-tiny", method_config(method, **opts), T, train=TRAIN, n_test=N_TEST,
-                batch_size=BATCH, calib_size=200)
+    return cell(
+        "digits",
+        "vgg-tiny",
+        method_config(method, **opts),
+        T,
+        train=TRAIN,
+        n_test=N_TEST,
+        batch_size=BATCH,
+        calib_size=200,
+    )
 
 
 def _torchrun(*args: str, timeout: int = 120) -> str:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "bsnn_lib.distributed", *args, "--backend", "gloo", "--device", "cpu", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "bsnn_lib",
+        *args,
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"torchrun failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
@@ -74,14 +101,13 @@ def test_shards_are_whole_batches_of_the_single_loader_and_cover_it_once(mode, n
         assert [b for s in shards for b in s] == single
 
 
-@pytest.mark.parametrize("method, opts", [("bsnn", {"K": 4}), ("rate", {"percentile": 99.9}),
-                                          ("phase", {"K": 4})])
+@pytest.mark.parametrize("method, opts", [("bsnn", {"K": 4}), ("rate", {"percentile": 99.9}), ("phase", {"K": 4})])
 def test_merged_shards_equal_the_single_process_result(env, one_thread, method, opts):
     load_or_train(_cell().train_config(), progress=False)  # the checkpoint the ranks will load
     c = _cell(method, **opts)
     snn, _ = build_snn(c, progress=False)
     single = simulate(snn, test_loader("digits", N_TEST, BATCH), T, progress=False)
-    data = test_subset(load_dataset("digits", "test"), N_TEST)
+    data = evenly_spaced(load_dataset("digits", "test"), N_TEST)
     parts = [simulate(snn, shard_loader(data, BATCH, r, 4, "strided"), T, progress=False) for r in range(4)]
     merged = merge_results(parts)
     assert merged.n == single.n == N_TEST
@@ -105,11 +131,32 @@ def test_torchrun_evaluate_on_two_ranks_equals_one_process_exactly(env, one_thre
     snn, _ = build_snn(c, progress=False)
     single = simulate(snn, test_loader("digits", N_TEST, BATCH), T, progress=False)
     out = tmp_path / "ddp-eval"
-    stdout = _torchrun("evaluate", "--dataset", "digits", "--arch", "vgg-tiny",
-                       "--epochs", str(TRAIN["epochs"]), "--train-subset", str(TRAIN["train_subset"]),
-                       "--method", "bsnn", "--K", "4", "--T", str(T), "--n-test", str(N_TEST),
-                       "--batch-size", str(BATCH), "--calib-size", "200", "--out", str(out))
-    assert "2 rank(s)" in stdout
+    stdout = _torchrun(
+        "evaluate",
+        "--dataset",
+        "digits",
+        "--arch",
+        "vgg-tiny",
+        "--epochs",
+        str(TRAIN["epochs"]),
+        "--train-subset",
+        str(TRAIN["train_subset"]),
+        "--method",
+        "bsnn",
+        "--K",
+        "4",
+        "--T",
+        str(T),
+        "--n-test",
+        str(N_TEST),
+        "--batch-size",
+        str(BATCH),
+        "--calib-size",
+        "200",
+        "--out",
+        str(out),
+    )
+    assert "2 ranks" in stdout
     counts = pd.read_csv(out / "counts.csv")
     assert list(counts.t) == list(range(1, T + 1)) and (counts.n == N_TEST).all()
     np.testing.assert_array_equal(counts.correct.to_numpy(), single.correct)
@@ -120,15 +167,17 @@ def test_torchrun_evaluate_on_two_ranks_equals_one_process_exactly(env, one_thre
 
 
 def test_torchrun_train_ddp_saves_a_checkpoint_the_library_loads(env):
-    stdout = _torchrun("train", "--dataset", "digits", "--arch", "vgg-tiny", "--epochs", "2",
-                       "--train-subset", "256", "--seed", "1")
-    digests = re.findall(r"rank (\d)/2: params (\w+)", stdout)
+    stdout = _torchrun(
+        "train", "--dataset", "digits", "--arch", "vgg-tiny", "--epochs", "2", "--train-subset", "256", "--seed", "1"
+    )
+    digests = re.findall(r"rank (\d)/2: params ([0-9a-f]{16})", stdout)
     assert len(digests) == 2 and digests[0][1] == digests[1][1], stdout  # ranks hold one model
-    from bsnn_lib.train import default_config
     import dataclasses
+
+    from bsnn_lib.train import default_config
 
     config = dataclasses.replace(default_config("digits", "vgg-tiny"), epochs=2, train_subset=256, seed=1)
     model, meta = load_or_train(config, progress=False)
     assert meta["loaded_from_cache"] and meta["ddp_world_size"] == 2 and meta["epochs_done"] == 2
     assert meta["test_accuracy"] > 0.2
-    assert not Path(f"{config.checkpoint_path()}.ddp-partial").exists()
+    assert not Path(f"{config.checkpoint_path()}.partial").exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -62,9 +61,7 @@ def test_grid_writes_the_tidy_tables_and_params(workspace):
     out, tables = workspace["out"], workspace["tables"]
     for name in TABLES:
         assert (out / f"{name}.csv").is_file(), name
-        pd.testing.assert_frame_equal(
-            pd.read_csv(out / f"{name}.csv"),
-            tables[name], check_dtype=False)
+        pd.testing.assert_frame_equal(experiments.read_table(out / f"{name}.csv"), tables[name])
     acc = tables["accuracy_vs_t"]
     assert len(acc) == N_CELLS * T
     assert list(acc.columns[:6]) == ["dataset", "arch", "method", "t", "accuracy", "ann_accuracy"]
@@ -118,8 +115,7 @@ class _BreakingLoader:
         raise _Interrupt("killed in the middle of a cell")
 
 
-def test_an_interrupted_cell_leaves_no_partial_part_and_the_rerun_completes(
-        workspace, tmp_path, monkeypatch):
+def test_an_interrupted_cell_leaves_no_partial_part_and_the_rerun_completes(workspace, tmp_path, monkeypatch):
     monkeypatch.setenv("BSNN_DATA_ROOT", str(tmp_path / "fresh-root"))  # no cached simulations
     out = tmp_path / "out"
     stale = out / "cells" / ".tmp-digits-left-over.abc"
@@ -151,8 +147,7 @@ def test_an_interrupted_cell_leaves_no_partial_part_and_the_rerun_completes(
         pd.testing.assert_frame_equal(df, _frames_without_timing(workspace["out"])[name])
 
 
-def test_a_failure_while_writing_a_part_leaves_nothing_behind(workspace, data_root, tmp_path,
-                                                              monkeypatch):
+def test_a_failure_while_writing_a_part_leaves_nothing_behind(workspace, data_root, tmp_path, monkeypatch):
     real_rename, out = grid.os.rename, tmp_path / "out"
 
     def rename_fails(src, dst):
@@ -179,12 +174,23 @@ def test_the_output_is_identical_across_runs(workspace, tmp_path, monkeypatch):
 
 
 def test_bench_subcommand(workspace, data_root, tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    grid.add_bench_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["bench", "--profile", str(workspace["profile"]), "--out",
-                              str(workspace["out"]), "--no-progress", "--engine", "reference"])
-    assert args.handler(args) == 0
+    from bsnn_lib.cli import main
+
+    assert (
+        main(
+            [
+                "bench",
+                "--profile",
+                str(workspace["profile"]),
+                "--out",
+                str(workspace["out"]),
+                "--no-progress",
+                "--engine",
+                "reference",
+            ]
+        )
+        == 0
+    )
     assert "latency.csv" in capsys.readouterr().out
-    bad = parser.parse_args(["bench", "--profile", "no-such-profile"])
-    assert bad.handler(bad) == 2
+    assert main(["bench", "--profile", "no-such-profile"]) == 2
     assert "no profile" in capsys.readouterr().err

@@ -22,8 +22,20 @@ ARCH_DATASET = {
     "resnet18": "cifar10",
     "resnet34": "cifar10",
 }
-ALLOWED = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.BatchNorm1d, nn.ReLU, nn.AvgPool2d,
-           nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Identity, nn.Sequential, BasicBlock)
+ALLOWED = (
+    nn.Conv2d,
+    nn.Linear,
+    nn.BatchNorm2d,
+    nn.BatchNorm1d,
+    nn.ReLU,
+    nn.AvgPool2d,
+    nn.MaxPool2d,
+    nn.AdaptiveAvgPool2d,
+    nn.Flatten,
+    nn.Identity,
+    nn.Sequential,
+    BasicBlock,
+)
 
 
 @pytest.fixture(scope="module", params=sorted(ARCHS))
@@ -53,11 +65,11 @@ def test_relus_are_distinct_modules_each_called_once(arch_model) -> None:
     relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
     assert relus and len({id(m) for m in relus}) == len(relus)
     graph = fx.symbolic_trace(model).graph
-    relu_calls = [n.target for n in graph.nodes
-                  if n.op == "call_module" and isinstance(model.get_submodule(n.target), nn.ReLU)]
+    relu_calls = [
+        n.target for n in graph.nodes if n.op == "call_module" and isinstance(model.get_submodule(n.target), nn.ReLU)
+    ]
     assert len(relu_calls) == len(set(relu_calls)) == len(relus)
-    assert not [n for n in graph.nodes if n.op in ("call_function", "call_method")
-                and "relu" in str(n.target)]
+    assert not [n for n in graph.nodes if n.op in ("call_function", "call_method") and "relu" in str(n.target)]
 
 
 def test_only_converter_friendly_modules(arch_model) -> None:
@@ -83,10 +95,11 @@ def test_fx_trace_has_one_add_per_block(arch_model) -> None:
 
 
 def test_block_counts() -> None:
-    counts = {arch: sum(isinstance(m, BasicBlock) for m in build_model(arch, "cifar10").modules())
-              for arch in ("resnet-tiny", "resnet-small", "resnet20", "resnet18", "resnet34")}
-    assert counts == {"resnet-tiny": 2, "resnet-small": 3, "resnet20": 9, "resnet18": 8,
-                      "resnet34": 16}
+    counts = {
+        arch: sum(isinstance(m, BasicBlock) for m in build_model(arch, "cifar10").modules())
+        for arch in ("resnet-tiny", "resnet-small", "resnet20", "resnet18", "resnet34")
+    }
+    assert counts == {"resnet-tiny": 2, "resnet-small": 3, "resnet20": 9, "resnet18": 8, "resnet34": 16}
     vgg16_convs = sum(isinstance(m, nn.Conv2d) for m in build_model("vgg16", "cifar10").modules())
     assert vgg16_convs == 13
 

@@ -6,7 +6,6 @@ import torch
 
 from bsnn_lib.analysis import neuron_trace
 from bsnn_lib.methods import MethodConfigError, method_config
-from bsnn_lib.neurons import InputEncoder, Schedule
 
 
 def test_if_neuron_resets_by_subtraction_and_by_zero():
@@ -62,13 +61,14 @@ def test_clear_mode_drops_the_residual_and_carry_keeps_it():
     carry = neuron_trace(method_config("bsnn", K=K, gate=False), inputs)
     clear = neuron_trace(method_config("bsnn", K=K, gate=False, residual="clear"), inputs)
     # 0.3 = 2.4 units of 1/8: clear sends 2/8 every frame, carry sends 2,2,3 (error feedback)
-    frames = lambda tr: [round(tr.value[i * 2 * K + K:(i + 1) * 2 * K].sum() * 8) for i in range(3)]
+    frames = lambda tr: [round(tr.value[i * 2 * K + K : (i + 1) * 2 * K].sum() * 8) for i in range(3)]
     assert frames(clear) == [2, 2, 2]
     assert frames(carry) == [2, 2, 3]
 
 
 def test_schedule_alternates_and_offsets_adjacent_layers_by_one_cycle():
-    sch = Schedule(method_config("bsnn", K=2))
+    cfg = method_config("bsnn", K=2)
+    sch = cfg.spec.schedule(cfg)
     states = {d: [sch.state(d, t) for t in range(0, 12, 2)] for d in (1, 2, 3)}
     assert states[1] == ["integrate", "fire"] * 3
     assert states[2] == ["off", "integrate", "fire", "integrate", "fire", "integrate"]
@@ -81,7 +81,7 @@ def test_schedule_alternates_and_offsets_adjacent_layers_by_one_cycle():
 @pytest.mark.parametrize("coding", ["analog-scaled", "analog", "bits"])
 def test_input_encoder_cycle_sum_matches_its_cycle_value(coding):
     cfg = method_config("bsnn", K=6, input_coding=coding)
-    enc = InputEncoder(cfg, mean=(0.5,), std=(0.25,))
+    enc = cfg.spec.encoder(cfg, cfg.spec.schedule(cfg), mean=(0.5,), std=(0.25,))
     x = torch.rand(3, 1, 4, 4) * 4 - 2
     total = sum(enc.step(x, t) for t in range(6))
     torch.testing.assert_close(total, enc.cycle_value(x), atol=1e-6, rtol=1e-6)
@@ -96,3 +96,13 @@ def test_method_options_are_validated_with_the_allowed_values():
         method_config("bsnn", KK=3)
     with pytest.raises(MethodConfigError, match="method='lif'"):
         method_config("lif")
+    with pytest.raises(MethodConfigError, match=r"\['K'\] do not apply to method 'rate'"):
+        method_config("rate", K=8)
+
+
+def test_options_a_method_does_not_use_are_none_in_its_config_and_tables():
+    rate = method_config("rate", v_init=0.5)
+    assert rate.K is None and rate.residual is None and rate.v_init == 0.5
+    assert rate.to_dict()["K"] is None
+    assert method_config("bsnn").v_init is None
+    assert rate.replace(method="phase", K=4).label() == "phase K=4"

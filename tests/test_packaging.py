@@ -21,7 +21,8 @@ def _pins(lines) -> dict[str, str]:
 def test_requirements_pyproject_and_environment_pin_the_same_versions():
     req = _pins((ROOT / "requirements.txt").read_text().splitlines())
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    declared = _pins(project["dependencies"] + project["optional-dependencies"]["test"])
+    extras = project["optional-dependencies"]
+    declared = _pins(project["dependencies"] + extras["lab"] + extras["test"])
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     conda = _pins(pip_section)

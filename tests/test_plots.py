@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from bsnn_lib import plots  # noqa: E402
-from bsnn_lib.workbook import neuron_demos  # noqa: E402
+from bsnn_lib.workbook.sin import neuron_demos  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -28,9 +28,17 @@ def _acc(labels=("rate p=99.9 v0=0.5", "phase K=8", "bsnn K=8"), T=32, ann=0.98)
     rows = []
     for i, lab in enumerate(labels):
         for t in range(1, T + 1):
-            rows.append({"label": lab, "variant": lab, "t": t, "accuracy": ann * (1 - np.exp(-t / (3 + 4 * i))),
-                         "ann_accuracy": ann, "qann_accuracy": ann - 0.001 if "bsnn" in lab else None,
-                         "K": 4 + 2 * i})
+            rows.append(
+                {
+                    "label": lab,
+                    "variant": lab,
+                    "t": t,
+                    "accuracy": ann * (1 - np.exp(-t / (3 + 4 * i))),
+                    "ann_accuracy": ann,
+                    "qann_accuracy": ann - 0.001 if "bsnn" in lab else None,
+                    "K": 4 + 2 * i,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -40,11 +48,22 @@ def _sin(labels=("rate p=99.9 v0=0", "bsnn K=8")):
         for t in (8, 16):
             for depth, layer in enumerate(("features.2", "features.5", "sn_add_0"), start=1):
                 share = np.array([0.2, 0.1, 0.7])
-                rows.append({"label": lab, "variant": lab, "layer": layer, "depth": depth,
-                             "kind": "relay" if layer.startswith("sn_") else "neuron", "t": t,
-                             "sin_neuron_rate": 0.0 if "bsnn" in lab else 0.05 * depth,
-                             "sin_neuron_rate_q": 0.0, "rel_error": 0.1 * depth,
-                             "err_sin_share": share[0], "err_clip_share": share[1], "err_rest_share": share[2]})
+                rows.append(
+                    {
+                        "label": lab,
+                        "variant": lab,
+                        "layer": layer,
+                        "depth": depth,
+                        "kind": "relay" if layer.startswith("sn_") else "neuron",
+                        "t": t,
+                        "sin_neuron_rate": 0.0 if "bsnn" in lab else 0.05 * depth,
+                        "sin_neuron_rate_q": 0.0,
+                        "rel_error": 0.1 * depth,
+                        "err_sin_share": share[0],
+                        "err_clip_share": share[1],
+                        "err_rest_share": share[2],
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -119,14 +138,22 @@ def test_sin_and_error_plots_draw_every_layer():
     fig = plots.plot_error_decomposition(sin, hue="variant", t=8)
     bars = [p for p in fig.axes[0].patches]
     assert len(bars) == 9  # 3 layers x (SIN, clipping, rest)
-    assert bars[2].get_height() == pytest.approx(0.3 ** 2 * 0.2)  # depth-3 SIN part
+    assert bars[2].get_height() == pytest.approx(0.3**2 * 0.2)  # depth-3 SIN part
 
 
 def test_latency_and_k_sweep_mark_unreached_tolerances():
-    lat = pd.DataFrame({"dataset": "d", "arch": "a", "label": ["rate", "bsnn K=4", "bsnn K=8"],
-                        "K": [8, 4, 8], "t_within_1pct": pd.array([None, 20, 40], dtype="Int64"),
-                        "t_within_0p5pct": pd.array([None, None, 48], dtype="Int64"),
-                        "ann_accuracy": 0.98, "final_accuracy": [0.9, 0.975, 0.98]})
+    lat = pd.DataFrame(
+        {
+            "dataset": "d",
+            "arch": "a",
+            "label": ["rate", "bsnn K=4", "bsnn K=8"],
+            "K": [8, 4, 8],
+            "t_within_1pct": pd.array([None, 20, 40], dtype="Int64"),
+            "t_within_0p5pct": pd.array([None, None, 48], dtype="Int64"),
+            "ann_accuracy": 0.98,
+            "final_accuracy": [0.9, 0.975, 0.98],
+        }
+    )
     fig = plots.plot_latency(lat, T=64)
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts.count("> 64") == 3 and "20" in texts
@@ -143,16 +170,30 @@ def test_neuron_traces_raster_energy_drawing_and_peer():
     assert fig.axes[0].title.get_color() == "#d62728"  # the rate neuron's spike is a SIN
     T, N = 24, 5
     rng = np.random.default_rng(0)
-    trains = {name: {"value": (rng.random((T, N)) < 0.2) * 0.5, "potential": rng.normal(size=(T, N))}
-              for name in ("l1", "l2")}
+    trains = {
+        name: {"value": (rng.random((T, N)) < 0.2) * 0.5, "potential": rng.normal(size=(T, N))} for name in ("l1", "l2")
+    }
     layers = pd.DataFrame({"name": ["l1", "l2"], "depth": [1, 2], "kind": "neuron", "threshold_mean": [1.0, 2.0]})
     states = {"l1": ["integrate"] * 4 + ["fire"] * 4 + ["integrate"] * 16, "l2": ["off"] * 8 + ["integrate"] * 16}
     fig = plots.plot_spike_raster(trains, layers, states)
     assert len(fig.axes) == 4
-    energy = pd.DataFrame({"dataset": "d", "arch": "a", "label": "bsnn K=8", "t": [8, 16],
-                           "sops_per_image": [1e4, 2e4], "snn_input_macs_per_image": [1e3, 1e3],
-                           "ann_macs_per_image": 5e4, "energy_ratio_snn_over_ann": [0.05, 0.09]})
+    energy = pd.DataFrame(
+        {
+            "dataset": "d",
+            "arch": "a",
+            "label": "bsnn K=8",
+            "t": [8, 16],
+            "sops_per_image": [1e4, 2e4],
+            "snn_input_macs_per_image": [1e3, 1e3],
+            "ann_macs_per_image": 5e4,
+            "energy_ratio_snn_over_ann": [0.05, 0.09],
+        }
+    )
     assert len(plots.plot_energy(energy).axes) == 2
     assert len(plots.plot_shortcut_timing(K=4).axes) == 2
-    peer = pd.DataFrame({"t": [1, 2, 1, 2], "accuracy": [0.5, 0.9, 0.4, 0.9], "implementation": ["ours"] * 2 + ["sj"] * 2})
-    assert plots.plot_peer_comparison(peer).axes
+    peer = pd.DataFrame(
+        {"t": [1, 2, 1, 2], "accuracy": [0.5, 0.9, 0.4, 0.9], "implementation": ["ours"] * 2 + ["sj"] * 2}
+    )
+    fig = plots.plot_peer_comparison(peer)
+    curves = {line.get_label(): list(line.get_ydata()) for line in fig.axes[0].lines}
+    assert curves["ours"] == [0.5, 0.9] and curves["sj"] == [0.4, 0.9]  # one curve per implementation

@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 
 from bsnn_lib.grid import run_grid
+from bsnn_lib.methods import MethodConfigError
 from bsnn_lib.profiles import ProfileError, list_profiles, load_profile
 
 
@@ -13,7 +14,14 @@ def test_every_shipped_profile_parses_and_has_cells(name):
     profile = load_profile(name)
     cells = list(profile.cells())
     assert cells and all(c.T >= 1 for c in cells)
-    assert {n["dataset"] for n in profile.nets} <= {"mnist", "fashion-mnist", "cifar10", "cifar100", "imagenet", "digits"}
+    assert {n["dataset"] for n in profile.nets} <= {
+        "mnist",
+        "fashion-mnist",
+        "cifar10",
+        "cifar100",
+        "imagenet",
+        "digits",
+    }
 
 
 def test_the_shipped_profiles_are_the_documented_ones():
@@ -30,7 +38,12 @@ def test_paper_profile_dry_run_on_tiny_data(tmp_path, monkeypatch):
     monkeypatch.setenv("BSNN_DATA_ROOT", str(tmp_path / "data"))
     paper = load_profile("paper")
     tiny = dataclasses.replace(
-        paper, device="cpu", T=24, n_test=16, calib_size=64, batch_size=16,
+        paper,
+        device="cpu",
+        T=24,
+        n_test=16,
+        calib_size=64,
+        batch_size=16,
         nets=[{"dataset": "digits", "arch": "vgg-tiny"}, {"dataset": "digits", "arch": "resnet-tiny"}],
         methods=[dict(m, archs=["resnet-tiny"]) if "archs" in m else m for m in paper.methods],
     )
@@ -47,7 +60,7 @@ def test_a_malformed_profile_names_the_problem(tmp_path):
     with pytest.raises(ProfileError, match=r"nets\[0\] needs 'dataset' and 'arch'"):
         load_profile(bad)
     bad.write_text("name: bad\nnets: [{dataset: mnist, arch: vgg-small}]\nmethods: [{method: bsnn, K: 99}]\n")
-    with pytest.raises(Exception, match="K must be between 1 and 16"):
+    with pytest.raises(MethodConfigError, match=r"K=99: must be in \[1, 16\]"):
         load_profile(bad)
     with pytest.raises(ProfileError, match="known profiles"):
         load_profile("no-such-profile")

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-
 from _nets import build, make_data
+
 from bsnn_lib.convert import convert
 from bsnn_lib.methods import method_config
 from bsnn_lib.simulate import simulate, spike_counts
@@ -24,12 +24,15 @@ CASES = [
     ("resnet", "bsnn", {"K": 4}),
     ("resnet", "bsnn", {"K": 4, "sn": False, "offphase": "defer"}),
     ("resnet", "bsnn-rate", {"K": 3, "sn": False}),
+    ("vgg-max", "bsnn", {"K": 4}),  # SpikeMaxPool: online max of MSB-first spike trains
+    ("vgg-max", "bsnn", {"K": 3, "residual": "clear"}),
+    ("vgg-max", "bsnn-rate", {"K": 4}),
 ]
 
 
 @pytest.mark.parametrize("kind, method, opts", CASES)
 def test_fast_path_gives_the_same_spikes_as_the_reference(kind, method, opts):
-    model = build(kind)
+    model = build("vgg", pool="max") if kind == "vgg-max" else build(kind)
     _, loader = make_data(model, n=16)
     snn = convert(model, loader, method_config(method, **opts), mean=MEAN, std=STD).double()
     x = next(iter(loader))[0].double()

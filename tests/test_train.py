@@ -28,8 +28,7 @@ from bsnn_lib.train import (
 
 def _same_weights(a: nn.Module, b: nn.Module) -> bool:
     state_a, state_b = a.state_dict(), b.state_dict()
-    return state_a.keys() == state_b.keys() and all(
-        torch.equal(state_a[k], state_b[k]) for k in state_a)
+    return state_a.keys() == state_b.keys() and all(torch.equal(state_a[k], state_b[k]) for k in state_a)
 
 
 # ---------------------------------------------------------------------------------- configs
@@ -40,7 +39,8 @@ def test_config_key_and_path(fresh_data_root: Path, tiny_config: TrainConfig) ->
     assert dataclasses.replace(tiny_config, width=1).key() == tiny_config.key()  # 1 == 1.0
     assert dataclasses.replace(tiny_config, seed=1).key() != tiny_config.key()
     assert tiny_config.checkpoint_path() == (
-        fresh_data_root / "checkpoints" / f"digits-vgg-tiny-{tiny_config.key()}.pt")
+        fresh_data_root / "checkpoints" / f"digits-vgg-tiny-{tiny_config.key()}.pt"
+    )
 
 
 @pytest.mark.parametrize(
@@ -117,8 +117,7 @@ def _interrupt_after_first_epoch(stats: EpochStats) -> None:
 
 
 def test_interrupted_run_resumes_to_identical_weights(tmp_path, monkeypatch, tiny_config) -> None:
-    config = dataclasses.replace(tiny_config, epochs=3, augment=True, schedule="onecycle",
-                                 optimizer="sgd", lr=0.05)
+    config = dataclasses.replace(tiny_config, epochs=3, augment=True, schedule="onecycle", optimizer="sgd", lr=0.05)
     monkeypatch.setenv("BSNN_DATA_ROOT", str(tmp_path / "uninterrupted"))
     reference, reference_meta = train(config, device="cpu", progress=False)
 
@@ -128,8 +127,9 @@ def test_interrupted_run_resumes_to_identical_weights(tmp_path, monkeypatch, tin
     partial = Path(f"{config.checkpoint_path()}.partial")
     assert load_checkpoint(partial)["resume"]["epochs_done"] == 1
     epochs_run: list[int] = []
-    resumed, resumed_meta = train(config, device="cpu", progress=False,
-                                  on_epoch_end=lambda stats: epochs_run.append(stats.epoch))
+    resumed, resumed_meta = train(
+        config, device="cpu", progress=False, on_epoch_end=lambda stats: epochs_run.append(stats.epoch)
+    )
     assert epochs_run == [1, 2]
     assert _same_weights(reference, resumed)
     assert resumed_meta["test_accuracy"] == reference_meta["test_accuracy"]
@@ -142,13 +142,11 @@ def test_unusable_partial_file_restarts_from_scratch(fresh_data_root, tiny_confi
     partial.write_bytes(b"garbage")
     epochs_run: list[int] = []
     with caplog.at_level(logging.WARNING):
-        train(tiny_config, device="cpu", progress=False,
-              on_epoch_end=lambda stats: epochs_run.append(stats.epoch))
+        train(tiny_config, device="cpu", progress=False, on_epoch_end=lambda stats: epochs_run.append(stats.epoch))
     assert epochs_run == [0, 1] and "ignoring unusable resume file" in caplog.text
 
 
-def test_corrupt_checkpoint_is_moved_aside_and_retrained(fresh_data_root, tiny_config,
-                                                         caplog) -> None:
+def test_corrupt_checkpoint_is_moved_aside_and_retrained(fresh_data_root, tiny_config, caplog) -> None:
     _, first = load_or_train(tiny_config, device="cpu", progress=False)
     path = tiny_config.checkpoint_path()
     raw = bytearray(path.read_bytes())

@@ -1,0 +1,203 @@
+"""SpikingNetwork: a converted SNN, and the views through which every engine runs it.
+
+The converter (:mod:`bsnn_lib.convert`) produces one ``torch.fx`` graph whose ReLUs are neurons,
+with a readout after the classifier. A *view* is a copy of that graph, generated once, in which
+every spiking module (:data:`bsnn_lib.neurons.SPIKING_MODULES`) is called through one of its
+engine methods instead of ``forward``, with the clock as extra inputs::
+
+    snn.ann(x)                         the folded float ANN (neurons: relu(z + bias))
+    snn.view("step")(x_t, t)           one time step of the plain reference simulator
+    snn.view("chunk")(x, t, steps)     ``steps`` steps folded into the batch
+    snn.view("cycle")(x, t, valid)     one closed-form bistable cycle
+
+Views share the modules (and so the state) of the graph; they are plain generated Python, so an
+engine call is one call per layer, with no mode switch anywhere. A simulation resets the state
+before and after it runs (:meth:`SpikingNetwork.reset`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import torch
+import torch.fx as fx
+from torch import nn
+
+from bsnn_lib.neurons import SPIKING_MODULES, Readout, SpikingNeuron
+
+if TYPE_CHECKING:
+    from bsnn_lib.methods.base import InputEncoder, Method, Schedule
+    from bsnn_lib.methods.config import MethodConfig
+
+__all__ = ["VIEWS", "LayerInfo", "SpikingNetwork", "build_view"]
+
+VIEWS: dict[str, tuple[str, ...]] = {
+    "ann": ("capture",),
+    "qann": ("capture",),
+    "probe": (),
+    "step": ("t",),
+    "chunk": ("t", "steps"),
+    "cycle": ("t", "valid"),
+}
+"""View name -> the extra inputs (after the image) that its spiking modules receive."""
+
+Tap = Callable[[str, torch.Tensor, nn.Module], None]
+
+
+def build_view(graph: fx.GraphModule, op: str, tap: Tap | None = None) -> fx.GraphModule:
+    """A copy of ``graph`` that calls ``module.<op>(z, *clock)`` on every spiking module.
+
+    ``tap(name, output, module)``, if given, is called after every neuron (recording hooks for
+    rasters and membrane traces)."""
+    extras = VIEWS[op]
+    new = fx.Graph()
+    env: dict[fx.Node, fx.Node] = {}
+    clock: list[fx.Node] = []
+    for node in graph.graph.nodes:
+        if node.op == "placeholder":
+            env[node] = new.placeholder(node.name)
+            clock = [new.placeholder(name) for name in extras]
+        elif node.op == "call_module" and isinstance(graph.get_submodule(node.target), SPIKING_MODULES):
+            mod = new.get_attr(node.target)
+            out = new.call_method(op, (mod, env[node.args[0]], *clock))
+            if tap is not None and isinstance(graph.get_submodule(node.target), SpikingNeuron):
+                new.call_function(tap, (node.target, out, mod))
+            env[node] = out
+        else:
+            env[node] = new.node_copy(node, lambda n: env[n])
+    new.lint()
+    return fx.GraphModule(graph, new, class_name=f"SNN_{op}")
+
+
+@dataclass
+class LayerInfo:
+    """One spiking layer of a converted network, for inspection and for the statistics."""
+
+    name: str
+    kind: str  # "neuron" (a converted ReLU) or "relay" (a synchronous neuron)
+    depth: int
+    source: str
+    shape: tuple[int, ...]
+    threshold_mean: float
+    threshold_max: float
+
+
+class SpikingNetwork(nn.Module):
+    """A converted SNN: the rewritten graph plus its neurons, readout, schedule and encoder.
+
+    Attributes:
+        graph: the converted ``torch.fx`` graph (spiking modules run through :meth:`view`).
+        cfg: the method config; ``method``: its method object; ``schedule``, ``encoder``.
+        readout: the output layer; ``neuron_names``: the spiking layers in graph order.
+        input_shape: (C, H, W) of one image.
+    """
+
+    def __init__(
+        self,
+        graph: fx.GraphModule,
+        cfg: MethodConfig,
+        schedule: Schedule,
+        encoder: InputEncoder,
+        neuron_names: list[str],
+        readout: Readout,
+        input_shape: tuple[int, ...],
+    ) -> None:
+        super().__init__()
+        self.graph = graph
+        self.cfg, self.schedule, self.encoder = cfg, schedule, encoder
+        self.neuron_names = list(neuron_names)
+        self.readout = readout
+        self.input_shape = tuple(input_shape)
+        object.__setattr__(self, "_views", {})  # not submodules: they share the graph's modules
+
+    # ---- structure ---------------------------------------------------------------------
+    @property
+    def method(self) -> Method:
+        return self.cfg.spec
+
+    def neurons(self) -> list[SpikingNeuron]:
+        return [self.graph.get_submodule(n) for n in self.neuron_names]
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {n.name: n.shape for n in self.neurons()}
+
+    @property
+    def num_layers(self) -> int:
+        """L: the number of spiking layers on the longest path (relays included)."""
+        return max(n.depth for n in self.neurons())
+
+    @property
+    def fill_steps(self) -> int:
+        """First step (1-based) at which a spike can reach the readout: no answer before it."""
+        return self.schedule.fill_steps(self.readout.depth)
+
+    def layers(self) -> pd.DataFrame:
+        """Which module became what: one row per spiking layer, in depth order."""
+        rows = [
+            LayerInfo(
+                name=n.name,
+                kind=n.role,
+                depth=n.depth,
+                source=n.source,
+                shape=n.shape,
+                threshold_mean=float(n.threshold.float().mean()),
+                threshold_max=float(n.threshold.float().max()),
+            ).__dict__
+            for n in self.neurons()
+        ]
+        return pd.DataFrame(rows).sort_values(["depth", "name"], kind="stable").reset_index(drop=True)
+
+    # ---- running -----------------------------------------------------------------------
+    def view(self, op: str) -> fx.GraphModule:
+        """The generated graph for engine method ``op`` (see :data:`VIEWS`), built once."""
+        views: dict[str, fx.GraphModule] = self._views
+        if op not in views:
+            views[op] = build_view(self.graph, op)
+        return views[op]
+
+    def reset(self, record: bool = False) -> None:
+        """Clear every state (potentials, counters, readout); ``record``: count spikes next."""
+        for m in self.graph.modules():
+            if isinstance(m, SPIKING_MODULES):
+                m.reset_state(record)
+
+    @torch.no_grad()
+    def ann(
+        self, x: torch.Tensor, quantized: bool = False, capture: bool = False
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The folded float ANN (or the quantized ANN, with the method's input rule) through the
+        same graph, and (``capture``) every spiking layer's pre-activation in the SNN's units."""
+        captured: dict[str, torch.Tensor] | None = {} if capture else None
+        inp = self.encoder.cycle_value(x) if quantized else x
+        out = self.view("qann" if quantized else "ann")(inp, captured)
+        return out, captured or {}
+
+    def forward(self, x: torch.Tensor, T: int | None = None, engine: str = "fast") -> torch.Tensor:
+        """Run the SNN for ``T`` steps on a batch: the predicted class after every step, ``[T, B]``
+        (-1 before the first spike reaches the readout). For acc(t) over a dataset, SIN and
+        energy statistics use :func:`bsnn_lib.simulate`; for the ANN's logits :meth:`ann`."""
+        if T is None:
+            raise TypeError(
+                "a SpikingNetwork runs over time steps: call snn(x, T=...) for the class after every step, "
+                "bsnn_lib.simulate(snn, loader, T) for acc(t) and statistics, or snn.ann(x) for the "
+                f"converted ANN's logits (the first answer comes at t = {self.fill_steps})"
+            )
+        from bsnn_lib.simulate import predict
+
+        return predict(self, x, T, engine)
+
+    def extra_repr(self) -> str:
+        return f"method={self.cfg.label()!r}, spiking_layers={len(self.neuron_names)}, L={self.num_layers}"
+
+    def __deepcopy__(self, memo: dict) -> SpikingNetwork:
+        import copy
+
+        new = SpikingNetwork.__new__(SpikingNetwork)
+        memo[id(self)] = new
+        for k, v in self.__dict__.items():
+            object.__setattr__(new, k, {} if k == "_views" else copy.deepcopy(v, memo))
+        return new

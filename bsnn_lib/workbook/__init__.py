@@ -1,0 +1,46 @@
+"""Helpers of the notebook series, one module per topic; the notebooks stay thin.
+
+==================  ==============================================================================
+``common``          :func:`setup` (profile, net, paths, provenance, manifest), running cells, tables
+``sin``             01: single-neuron demonstrations, the methods of the SIN analysis
+``bistable``        02: raster data, K sweep, ablations
+``shortcuts``       03: BSNN and rate coding with and without synchronous neurons
+``benchmarks``      04: the SpikingJelly side-by-side
+==================  ==============================================================================
+
+The papermill runner is :mod:`bsnn_lib.runner`; result tables are in :mod:`bsnn_lib.analysis`,
+figures in :mod:`bsnn_lib.plots`.
+"""
+
+from bsnn_lib.workbook import benchmarks, bistable, shortcuts, sin
+from bsnn_lib.workbook.common import (
+    MANIFEST,
+    Setup,
+    bsnn_default,
+    describe_data,
+    grid_tables,
+    net_rows,
+    pick_rate,
+    read_manifest,
+    run_results,
+    setup,
+    tables,
+)
+
+__all__ = [
+    "MANIFEST",
+    "Setup",
+    "benchmarks",
+    "bistable",
+    "bsnn_default",
+    "describe_data",
+    "grid_tables",
+    "net_rows",
+    "pick_rate",
+    "read_manifest",
+    "run_results",
+    "setup",
+    "shortcuts",
+    "sin",
+    "tables",
+]

@@ -1,0 +1,67 @@
+"""Notebook 04 (benchmarks): the SpikingJelly side-by-side."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from bsnn_lib.io import REPO_ROOT
+
+__all__ = ["PEER_COMMAND", "PEER_CSV", "load_peer_csv", "peer_summary"]
+
+PEER_CSV = REPO_ROOT / "results" / "peer" / "spikingjelly.csv"
+PEER_SUMMARY = PEER_CSV.with_name("spikingjelly_summary.json")
+PEER_COMMAND = "python benchmarks/peer_spikingjelly.py"
+
+
+def load_peer_csv(path: str | Path = PEER_CSV) -> pd.DataFrame | None:
+    """Read the SpikingJelly side-by-side (``python benchmarks/peer_spikingjelly.py`` writes it)
+    as long form: t, accuracy, implementation, plus any other columns (wall times, ...).
+
+    Accepts a long table (an ``implementation``/``impl``/``engine``/``framework``/``source``
+    column) or a wide one (``accuracy_<impl>`` / ``<impl>_accuracy`` columns). Returns None if
+    the file does not exist or has no recognizable accuracy columns (a message says why)."""
+    p = Path(path)
+    if not p.is_file():
+        print(f"no SpikingJelly comparison at {p}; produce it with `{PEER_COMMAND}`")
+        return None
+    df = pd.read_csv(p)
+    for col in ("implementation", "impl", "engine", "framework", "source", "library"):
+        if col in df.columns and "accuracy" in df.columns and "t" in df.columns:
+            return df.rename(columns={col: "implementation"})
+    acc_cols = [c for c in df.columns if c.startswith("accuracy_") or c.endswith("_accuracy")]
+    acc_cols = [c for c in acc_cols if c != "ann_accuracy"]
+    if "t" in df.columns and acc_cols:
+        long = df.melt(
+            id_vars=[c for c in df.columns if c not in acc_cols],
+            value_vars=acc_cols,
+            var_name="implementation",
+            value_name="accuracy",
+        )
+        long["implementation"] = (
+            long["implementation"].str.replace("accuracy_", "", regex=False).str.replace("_accuracy", "", regex=False)
+        )
+        return long
+    print(f"{p} has columns {list(df.columns)}: no t / accuracy columns recognized; not plotted")
+    return None
+
+
+def peer_summary(peer: pd.DataFrame, summary_json: str | Path | None = None) -> pd.DataFrame:
+    """Per implementation: T, final accuracy, the largest gap to the other curve, and the wall
+    times of ``spikingjelly_summary.json`` (written beside the CSV) when it exists."""
+    g = peer.sort_values("t").groupby("implementation", sort=False)
+    out = g.agg(T=("t", "max"), final_accuracy=("accuracy", "last")).reset_index()
+    wide = peer.pivot_table(index="t", columns="implementation", values="accuracy")
+    if wide.shape[1] == 2:
+        out["max_abs_accuracy_difference"] = float((wide.iloc[:, 0] - wide.iloc[:, 1]).abs().max())
+    path = Path(summary_json) if summary_json else None
+    if path is not None and path.is_file():
+        meta = json.loads(path.read_text())
+        walls = meta.get("wall_seconds", {}) or {}
+        out["wall_seconds"] = [walls.get("ours_fast" if impl == "ours" else impl) for impl in out["implementation"]]
+        for key in ("dataset", "arch", "n_test", "our_label", "spikingjelly_version"):
+            if key in meta:
+                out[key] = meta[key]
+    return out
