@@ -32,6 +32,7 @@ from bsnn_lib.data import (
     UnknownDatasetError,
     UnknownSplitError,
     get_spec,
+    load_dataset,
 )
 from bsnn_lib.io import REPO_ROOT, run_metadata
 from bsnn_lib.methods import COMMON, OPTIONS, REGISTRY, MethodConfigError, method_config
@@ -296,6 +297,7 @@ def _check_evaluate(args: argparse.Namespace):
         )
     given = {name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None}
     method = method_config(args.method, **given)
+    load_dataset(args.dataset, args.split)  # the test images exist (a missing copy fails before training)
     config = _train_config(args, evaluate=True)
     base = default_config(args.dataset, args.arch)
     train = {

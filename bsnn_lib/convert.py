@@ -472,6 +472,8 @@ def convert(
             "input_coding='bits' needs mean= and std= (the input normalization) to "
             "recover the raw pixels; pass them, or use input_coding='analog-scaled'"
         )
+    if not hasattr(calib_loader, "__len__"):  # a generator or iterator: read it once, keep it
+        calib_loader = [_batch_input(b) for b in calib_loader]
     if input_shape is None:
         first = next(iter(calib_loader), None)
         if first is None:

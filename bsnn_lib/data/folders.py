@@ -97,20 +97,40 @@ def _split_dir(request: Request, folder: Path) -> Path:
     name = "val" if request.spec.name == "imagenet" and request.split == "test" else request.split
     split_dir = folder / name
     if not split_dir.is_dir():
+        present = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+        required = ["train", "val" if request.spec.name == "imagenet" else "test"]
+        optional = [s for s in request.spec.splits if s not in ("train", "test")]
         raise DatasetNotFoundError(
             request.spec,
-            [f"{split_dir} (split folder of the copy at {folder}) is missing"],
-            f"the copy needs one folder per split ({', '.join(request.spec.splits)}), each with "
-            "one subfolder per class holding that class's images.",
+            [f"{folder} (the copy; it has {present or 'no'} folders), split '{request.split}' wants {split_dir}"],
+            _folder_advice(request, required, optional),
         )
     return split_dir
+
+
+def _folder_advice(request: Request, required: Sequence[str], optional: Sequence[str]) -> str:
+    """What a usable copy looks like and how to point the library at it."""
+    layout = " and ".join(f"{s}/<class>/<image>" for s in required)
+    extra = f" ({', '.join(s + '/' for s in optional)} optional)" if optional else ""
+    return (
+        f"an ImageFolder copy needs {layout}{extra}, one subfolder per class "
+        f"({request.spec.num_classes} classes). Point ${env_var(request.spec)} at such a folder (or pass "
+        f"root=, or link it to {data_root() / request.spec.name}); see data/README.md."
+    )
 
 
 def _read_imagefolder(
     request: Request, split_dir: Path, transform: Callable | None = None
 ) -> torchvision.datasets.ImageFolder:
     """torchvision's ImageFolder, with the class count checked against the spec."""
-    folder = torchvision.datasets.ImageFolder(str(split_dir), transform=transform)
+    try:
+        folder = torchvision.datasets.ImageFolder(str(split_dir), transform=transform)
+    except FileNotFoundError as exc:  # no class folders, or a class folder without images
+        raise DatasetNotFoundError(
+            request.spec,
+            [f"{split_dir}: {exc}"],
+            _folder_advice(request, [split_dir.name], []),
+        ) from None
     if len(folder.classes) != request.spec.num_classes:
         raise DataIntegrityError(
             f"{split_dir} has {len(folder.classes)} class folders, {request.spec.display_name} "
