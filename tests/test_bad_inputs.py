@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from _nets import build, make_data
 from torch import nn
 
 import bsnn_lib as bsnn
-from _nets import build, make_data
 from bsnn_lib.cli import main
 from bsnn_lib.data import DatasetNotFoundError, load_dataset
 
