@@ -220,6 +220,7 @@ def train_epoch(
     device: torch.device,
     desc: str = "epoch",
     progress: bool = True,
+    precision: str = "fp32",
 ) -> list[float]:
     """One pass over ``loader``: forward, loss, backward, optimizer and schedule step per batch.
     Returns ``[loss * images, correct, images]`` summed over the epoch (this process only)."""
@@ -231,7 +232,9 @@ def train_epoch(
     for step, (images, labels) in enumerate(bar):
         images = to_device(images, device)
         labels = labels.to(device)
-        logits = net(images)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            logits = net(images)
+        logits = logits.float()
         loss = criterion(logits, labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -396,6 +399,7 @@ class _TrainingRun:
             self.device,
             desc=self._bar_label(),
             progress=self.progress,
+            precision=self.config.precision,
         )
         loss_total, correct_total, seen = dist_utils.sum_over_ranks(sums, self.device)
         stats = EpochStats(self.next_epoch, loss_total / seen, correct_total / seen, time.perf_counter() - start)

@@ -16,6 +16,7 @@ __all__ = ["DEFAULT_CONFIGS", "OPTIMIZERS", "SCHEDULES", "InvalidConfigError", "
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("cosine", "onecycle", "constant")
+PRECISIONS = ("fp32", "bf16")
 
 
 class InvalidConfigError(ValueError):
@@ -37,6 +38,8 @@ class TrainConfig:
         augment: training augmentation (see :mod:`bsnn_lib.data`).
         train_subset: train on N evenly spaced training images only (tests); None = all.
         label_smoothing: cross-entropy label smoothing.
+        precision: ``fp32``, or ``bf16`` autocast for the forward pass (AMX / tensor cores; weights,
+            optimizer and BatchNorm statistics stay fp32; 1.2-1.5x faster on the 2-core CPU here).
         holdout: never train on the fixed validation split (``load_dataset(name, "val")``,
             :func:`bsnn_lib.data.validation_indices`), so method variants can be chosen on it.
     """
@@ -58,6 +61,7 @@ class TrainConfig:
     train_subset: int | None = None
     label_smoothing: float = 0.0
     holdout: bool = False
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         self._normalize_types()
@@ -119,7 +123,7 @@ class TrainConfig:
         return data_root() / "checkpoints" / f"{self.dataset}-{self.arch}-{self.key()}.pt"
 
 
-_LATE_FIELDS: dict[str, Any] = {"holdout": False}
+_LATE_FIELDS: dict[str, Any] = {"holdout": False, "precision": "fp32"}
 """TrainConfig fields keyed only when set (see :meth:`TrainConfig.key`)."""
 
 
@@ -166,9 +170,10 @@ _DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 _PAIR_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
-    ("cifar10", "vgg16"): {"width": 0.25, "epochs": 20},
+    # measured on the 2-core CPU: 53 s/epoch (VGG16 w/4) and 90 s/epoch (ResNet20) with bf16
+    ("cifar10", "vgg16"): {"width": 0.25, "epochs": 60, "holdout": True, "precision": "bf16"},
     ("cifar100", "vgg16"): {"width": 0.25, "epochs": 55},
-    ("cifar10", "resnet20"): {"epochs": 10},
+    ("cifar10", "resnet20"): {"epochs": 40, "holdout": True, "precision": "bf16"},
     ("cifar100", "resnet20"): {"epochs": 40},
 }
 
