@@ -181,11 +181,24 @@ def _merge_layer_sums(parts: Sequence[dict]) -> dict:
     return {k: merged[k] for k in sorted(merged, key=lambda k: (k[1], k[0]))}
 
 
-def merge_results(parts: Sequence[SimResult]) -> SimResult:
+def _ordered(parts: Sequence[np.ndarray | None], orders: Sequence[Sequence[int]] | None) -> np.ndarray | None:
+    """Per-image rows of the shards put back in image order (``orders``: each shard's image
+    indices); in shard order when no order is given."""
+    if any(p is None for p in parts):
+        return None
+    rows = np.concatenate(list(parts))
+    if orders is None:
+        return rows
+    index = np.concatenate([np.asarray(o, dtype=np.int64) for o in orders])
+    return rows[np.argsort(index, kind="stable")]
+
+
+def merge_results(parts: Sequence[SimResult], orders: Sequence[Sequence[int]] | None = None) -> SimResult:
     """One :class:`SimResult` from the results of disjoint shards (in rank order).
 
     Counts (correct, answered, n, ANN / quantized-ANN correct) are summed exactly; layer sums are
-    summed field by field; the wall time is the slowest shard's."""
+    summed field by field; the wall time is the slowest shard's; per-image rows are put back in
+    image order when ``orders`` (each shard's image indices) is given."""
     if not parts:
         raise ValueError("merge_results needs at least one part")
     first = parts[0]
@@ -201,6 +214,8 @@ def merge_results(parts: Sequence[SimResult]) -> SimResult:
         qann_correct=qann,
         layer_sums=_merge_layer_sums([p.layer_sums for p in parts]),
         wall_time=max(p.wall_time for p in parts),
+        per_image=_ordered([p.per_image for p in parts], orders),
+        ann_per_image=_ordered([p.ann_per_image for p in parts], orders),
         extra={
             **first.extra,
             "shards": len(parts),
@@ -210,8 +225,9 @@ def merge_results(parts: Sequence[SimResult]) -> SimResult:
     )
 
 
-def all_reduce_result(local: SimResult, device: torch.device) -> SimResult:
-    """Sum the counts with all_reduce (exact int64) and gather the layer sums (rank order)."""
+def all_reduce_result(local: SimResult, device: torch.device, order: Sequence[int] | None = None) -> SimResult:
+    """Sum the counts with all_reduce (exact int64), gather the layer sums (rank order) and the
+    per-image rows (put back in image order by each rank's image indices ``order``)."""
     rank, world_size = world()
     if world_size == 1:
         return merge_results([local])
@@ -231,7 +247,17 @@ def all_reduce_result(local: SimResult, device: torch.device) -> SimResult:
     counts = counts.cpu().numpy()
     T = local.T
     gathered: list[Any] = [None] * world_size
-    dist.all_gather_object(gathered, (local.layer_sums, local.wall_time, local.n))
+    dist.all_gather_object(
+        gathered,
+        (
+            local.layer_sums,
+            local.wall_time,
+            local.n,
+            local.per_image,
+            local.ann_per_image,
+            list(order) if order is not None else None,
+        ),
+    )
     sums = _merge_layer_sums([g[0] for g in gathered])
     n, ann_correct, qann_sum = (int(v) for v in counts[2 * T :])
     return dataclasses.replace(
@@ -243,6 +269,8 @@ def all_reduce_result(local: SimResult, device: torch.device) -> SimResult:
         qann_correct=None if local.qann_correct is None else qann_sum,
         layer_sums=sums,
         wall_time=max(g[1] for g in gathered),
+        per_image=_ordered([g[3] for g in gathered], None if order is None else [g[5] for g in gathered]),
+        ann_per_image=_ordered([g[4] for g in gathered], None if order is None else [g[5] for g in gathered]),
         extra={
             **local.extra,
             "shards": world_size,

@@ -35,7 +35,7 @@ from bsnn_lib.network import SpikingNetwork
 from bsnn_lib.simulate import SimResult, simulate
 from bsnn_lib.train import TrainConfig, default_config, load_or_train, resolve_device
 
-SIM_CACHE_VERSION = 2
+SIM_CACHE_VERSION = 3
 _METHOD_FIXES = {("offphase", "defer"): 1}
 """Fixes that changed the results of only some cells: (option, value) -> revision. A cell whose
 method has that option value gets a new cache key; the others keep theirs. (Revision 1 of
@@ -189,6 +189,9 @@ def _to_state(r: SimResult) -> dict[str, Any]:
     d["input_steps"] = torch.from_numpy(np.asarray(r.input_steps, dtype=np.int64))
     d["layer_sums"] = {f"{k[0]}|{k[1]}": v for k, v in r.layer_sums.items()}
     d["layer_meta"] = r.layer_meta.astype({"shape": str}).to_dict(orient="list")
+    if r.per_image is not None:  # one bit per image and step
+        d["per_image"] = torch.from_numpy(np.packbits(r.per_image, axis=1))
+        d["ann_per_image"] = torch.from_numpy(r.ann_per_image.astype(np.uint8))
     return d
 
 
@@ -198,6 +201,9 @@ def _from_state(d: dict[str, Any]) -> SimResult:
     d["input_steps"] = d["input_steps"].numpy()
     d["layer_sums"] = {(k.rsplit("|", 1)[0], int(k.rsplit("|", 1)[1])): v for k, v in d["layer_sums"].items()}
     d["layer_meta"] = pd.DataFrame(d["layer_meta"])
+    if d.get("per_image") is not None:
+        d["per_image"] = np.unpackbits(d["per_image"].numpy(), axis=1, count=int(d["T"])).astype(bool)
+        d["ann_per_image"] = d["ann_per_image"].numpy().astype(bool)
     return SimResult(**d)
 
 
@@ -256,10 +262,11 @@ def evaluate_distributed(
     distributed.barrier()
     snn, meta = build_snn(c, device=dev, progress=show)
     dataset = evenly_spaced(load_dataset(c.dataset, c.split), c.n_test)
+    batches = distributed.shard_batches(len(dataset), c.batch_size, rank, world_size, shard)
     loader = distributed.shard_loader(dataset, c.batch_size, rank, world_size, shard)
     local = simulate(snn, loader, c.T, engine=c.engine, device=dev, stats=stats, stat_every=c.stat_every, progress=show)
     local.extra["device"] = str(dev)
-    res = distributed.all_reduce_result(local, dev)
+    res = distributed.all_reduce_result(local, dev, order=[i for b in batches for i in b])
     res.extra.update({"world_size": world_size, "shard_mode": shard})
     ann_meta = {k: v for k, v in meta.items() if isinstance(v, (int, float, str, bool)) or v is None}
     return CellResult(c, res, ann_meta)

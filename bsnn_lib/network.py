@@ -132,8 +132,10 @@ class SpikingNetwork(nn.Module):
 
     @property
     def fill_steps(self) -> int:
-        """First step (1-based) at which a spike can reach the readout: no answer before it."""
-        return self.schedule.fill_steps(self.readout.depth)
+        """First step (1-based) at which an answer can come (a spike reaches the readout; with a
+        frame-held readout, the end of the first frame)."""
+        first = self.schedule.fill_steps(self.readout.depth)
+        return first + self.schedule.K - 1 if self.readout.hold else first
 
     def layers(self) -> pd.DataFrame:
         """Which module became what: one row per spiking layer, in depth order."""

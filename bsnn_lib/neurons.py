@@ -110,7 +110,7 @@ class SpikingNeuron(_Spiking):
         if capture is not None:
             capture[self.name] = pre.detach()
         sch = self.schedule
-        return quantize(pre, self.threshold, sch.q_levels, sch.q_max, FIRE_TOLERANCE)
+        return quantize(pre, self.threshold, sch.q_levels, sch.q_max, FIRE_TOLERANCE, sch.q_offset)
 
     def probe(self, z: torch.Tensor) -> torch.Tensor:
         """With the input and every spike at zero, the synaptic input is the effective bias."""
@@ -145,12 +145,14 @@ class Readout(_Spiking):
         super().__init__()
         self.schedule, self.depth = schedule, depth
         self.register_buffer("bias", torch.zeros(()))
+        self.hold = schedule.hold_frames  # [choice] readout: answer from the last complete frame
         self.acc: torch.Tensor | None = None
         self.answered: torch.Tensor | None = None
+        self.held: torch.Tensor | None = None
         self.predictions: list[torch.Tensor] = []  # one [B] tensor per simulated step
 
     def reset_state(self, record: bool = False) -> None:
-        self.acc = self.answered = None
+        self.acc = self.answered = self.held = None
         self.predictions = []
 
     def _add_step(self, z: torch.Tensor, t: int) -> None:
@@ -158,11 +160,20 @@ class Readout(_Spiking):
         if self.acc is None:
             self.acc = torch.zeros_like(z, dtype=torch.float64)
             self.answered = torch.zeros(z.shape[0], dtype=torch.bool, device=z.device)
-        if sch.receives(self.depth, t):
+        receives = sch.receives(self.depth, t)
+        if receives:
             self.acc += z + sch.bias_gain(t) * self.bias
             self.answered |= (z != 0).flatten(1).any(1)
-        pred = self.acc.argmax(1)
-        self.predictions.append(torch.where(self.answered, pred, torch.full_like(pred, -1)))
+        if not self.hold:
+            pred = self.acc.argmax(1)
+            self.predictions.append(torch.where(self.answered, pred, torch.full_like(pred, -1)))
+            return
+        if self.held is None:
+            self.held = torch.full((z.shape[0],), -1, dtype=torch.int64, device=z.device)
+        if receives and sch.frame_end(t):
+            pred = self.acc.argmax(1)
+            self.held = torch.where(self.answered, pred, torch.full_like(pred, -1))
+        self.predictions.append(self.held)
 
     def ann(self, z: torch.Tensor, capture: dict | None = None) -> torch.Tensor:
         return z + self.bias

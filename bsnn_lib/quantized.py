@@ -17,15 +17,23 @@ step rule and the closed form alike, so float rounding of sums of exact spike va
 cannot drop a bit; 1e-3 LSB is far below any modelled effect."""
 
 
-def firing_count(v: torch.Tensor, theta: torch.Tensor, levels: int, n_max: int, eps: float = 0.0) -> torch.Tensor:
+def firing_count(
+    v: torch.Tensor, theta: torch.Tensor, levels: int, n_max: int, eps: float = 0.0, offset: float = 0.0
+) -> torch.Tensor:
     """Units of theta/levels that one firing cycle emits from potential ``v`` (closed form).
 
-    n = clip(floor(v * levels / theta + eps), 0, n_max); ``eps`` is the firing tolerance in units
-    of one level (:data:`FIRE_TOLERANCE`).
+    n = clip(floor(v * levels / theta + offset + eps), 0, n_max); ``eps`` is the firing tolerance
+    in units of one level (:data:`FIRE_TOLERANCE`), ``offset`` a start potential in units of one
+    level (0.5: round to nearest).
     """
+    if offset:
+        return torch.clamp(torch.floor(v * levels / theta + offset + eps), 0, n_max)
     return torch.clamp(torch.floor(v * levels / theta + eps), 0, n_max)
 
 
-def quantize(z: torch.Tensor, theta: torch.Tensor, levels: int, n_max: int, eps: float = 0.0) -> torch.Tensor:
-    """theta * min(floor(relu(z) * levels / theta), n_max) / levels (the quantized, clipped ReLU)."""
-    return firing_count(torch.relu(z), theta, levels, n_max, eps) * theta / levels
+def quantize(
+    z: torch.Tensor, theta: torch.Tensor, levels: int, n_max: int, eps: float = 0.0, offset: float = 0.0
+) -> torch.Tensor:
+    """theta * min(floor(relu(z) * levels / theta + offset), n_max) / levels: the quantized,
+    clipped ReLU, rounding down (offset 0) or to nearest (offset 0.5)."""
+    return firing_count(torch.relu(z), theta, levels, n_max, eps, offset) * theta / levels

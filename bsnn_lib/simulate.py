@@ -73,6 +73,16 @@ class SimResult:
     wall_time: float
     label: str = ""
     extra: dict = field(default_factory=dict)
+    per_image: np.ndarray | None = None  # [n, T] bool: image i answered right after step t
+    ann_per_image: np.ndarray | None = None  # [n] bool: the ANN right on image i
+
+    def curves(self):
+        """The per-image results for the bootstrap (:class:`bsnn_lib.analysis.bootstrap.Curves`)."""
+        from bsnn_lib.analysis.bootstrap import Curves
+
+        if self.per_image is None or self.ann_per_image is None:
+            raise ValueError("this result has no per-image record (simulated before it was kept)")
+        return Curves(self.per_image, self.ann_per_image)
 
     @property
     def ann_accuracy(self) -> float:
@@ -181,7 +191,9 @@ class _StatCollector:
             if pre_q is None:
                 inactive_q = pre[n.name] <= 0
             else:
-                cnt = firing_count(torch.relu(pre_q[n.name]), n.threshold, sch.q_levels, sch.q_max, FIRE_TOLERANCE)
+                cnt = firing_count(
+                    torch.relu(pre_q[n.name]), n.threshold, sch.q_levels, sch.q_max, FIRE_TOLERANCE, sch.q_offset
+                )
                 inactive_q = cnt == 0
             self.refs[n.name] = _LayerReference(pre[n.name], inactive_q, n.threshold)
 
@@ -370,6 +382,8 @@ def simulate(
     correct = np.zeros(T, dtype=np.int64)
     answered = np.zeros(T, dtype=np.int64)
     n = ann_correct = 0
+    rows: list[np.ndarray] = []
+    ann_rows: list[np.ndarray] = []
     qann_correct: int | None = 0 if sch.q_levels is not None else None
     start = time.perf_counter()
     n_batches = len(loader) if hasattr(loader, "__len__") else None  # type: ignore[arg-type]
@@ -383,7 +397,9 @@ def simulate(
         x, y = batch[0].to(device, dtype=dtype), batch[1].to(device)
         check_input(snn, x)
         logits, pre = snn.ann(x, capture=stats)
-        ann_correct += int((logits.argmax(1) == y).sum())
+        ann_ok = logits.argmax(1) == y
+        ann_correct += int(ann_ok.sum())
+        ann_rows.append(ann_ok.cpu().numpy())
         pre_q = None
         if qann_correct is not None:
             qlogits, pre_q = snn.ann(x, quantized=True, capture=stats)
@@ -396,7 +412,9 @@ def simulate(
         else:
             _run_fast(snn, x, T, times, collector, chunk or default_chunk(x))
         preds = torch.stack(snn.readout.predictions[:T])  # [T, B]
-        correct += (preds == y.view(1, -1)).sum(1).cpu().numpy()
+        ok = preds == y.view(1, -1)
+        correct += ok.sum(1).cpu().numpy()
+        rows.append(ok.T.cpu().numpy())
         answered += (preds >= 0).sum(1).cpu().numpy()
         n += y.shape[0]
         snn.reset()
@@ -421,6 +439,8 @@ def simulate(
         engine=engine,
         wall_time=wall,
         label=snn.cfg.label(),
+        per_image=np.concatenate(rows) if rows else np.zeros((0, T), dtype=bool),
+        ann_per_image=np.concatenate(ann_rows) if ann_rows else np.zeros(0, dtype=bool),
     )
 
 

@@ -20,8 +20,9 @@ def _convert(kind, **opts):
 
 @pytest.mark.parametrize("kind", ["vgg", "resnet"])
 @pytest.mark.parametrize("K", [3, 4, 8])
-def test_after_the_fill_every_frame_of_clear_mode_bsnn_equals_the_quantized_ann(kind, K):
-    snn, loader = _convert(kind, K=K, residual="clear")
+@pytest.mark.parametrize("rounding", ["down", "nearest"])
+def test_after_the_fill_every_frame_of_clear_mode_bsnn_equals_the_quantized_ann(kind, K, rounding):
+    snn, loader = _convert(kind, K=K, residual="clear", rounding=rounding)
     x = next(iter(loader))[0].double()
     qlogits, _ = snn.ann(x, quantized=True)
     first_out = snn.readout.depth * K  # end of the readout's first integrating cycle

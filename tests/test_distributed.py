@@ -109,8 +109,11 @@ def test_merged_shards_equal_the_single_process_result(env, one_thread, method, 
     single = simulate(snn, test_loader("digits", N_TEST, BATCH), T, progress=False)
     data = evenly_spaced(load_dataset("digits", "test"), N_TEST)
     parts = [simulate(snn, shard_loader(data, BATCH, r, 4, "strided"), T, progress=False) for r in range(4)]
-    merged = merge_results(parts)
+    orders = [[i for b in shard_batches(N_TEST, BATCH, r, 4, "strided") for i in b] for r in range(4)]
+    merged = merge_results(parts, orders)
     assert merged.n == single.n == N_TEST
+    np.testing.assert_array_equal(merged.per_image, single.per_image)  # back in image order
+    np.testing.assert_array_equal(merged.ann_per_image, single.ann_per_image)
     np.testing.assert_array_equal(merged.correct, single.correct)
     np.testing.assert_array_equal(merged.answered, single.answered)
     assert (merged.ann_correct, merged.qann_correct) == (single.ann_correct, single.qann_correct)

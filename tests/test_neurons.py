@@ -105,4 +105,34 @@ def test_options_a_method_does_not_use_are_none_in_its_config_and_tables():
     assert rate.K is None and rate.residual is None and rate.v_init == 0.5
     assert rate.to_dict()["K"] is None
     assert method_config("bsnn").v_init is None
-    assert rate.replace(method="phase", K=4).label() == "phase K=4"
+    assert rate.replace(method="phase", K=4).label() == "phase K=4 v0=0.5"
+
+
+@pytest.mark.parametrize("K", [3, 4, 8])
+@pytest.mark.parametrize("value", [0.0, 0.05, 0.3, 0.77, 0.999])
+def test_round_to_nearest_starts_half_an_lsb_up(K, value):
+    """rounding='nearest': V(0) = theta*2^-(K+1), so a cycle sends round(value*2^K) (clipped)."""
+    cfg = method_config("bsnn", K=K, gate=False, rounding="nearest")
+    trace = neuron_trace(cfg, [value / K] * K + [0.0] * K)
+    n = min(int(np.floor(value * 2**K + 0.5)), 2**K - 1)
+    assert trace.value[K:].sum() == pytest.approx(n / 2**K)
+    assert neuron_trace(cfg, [-1e-3] * K + [0.0] * K).spike.sum() == 0  # net input <= 0 still never fires
+
+
+def test_round_to_nearest_for_phase_coding_and_the_unit_spike_ablation():
+    phase = method_config("phase", K=4, rounding="nearest")
+    assert phase.spec.schedule(phase).start == pytest.approx(2.0**-5)
+    unit = method_config("bsnn-rate", K=4, gate=False, rounding="nearest")
+    assert unit.spec.schedule(unit).start == 0.5
+    # V = 4 * 0.6 + 0.5 = 2.9 after integration: 2 unit spikes (2.4 rounds to 2, 2.6 would be 3)
+    assert neuron_trace(unit, [0.6] * 4 + [0.0] * 4).spike[4:].sum() == 2
+    assert neuron_trace(unit, [0.65] * 4 + [0.0] * 4).spike[4:].sum() == 3
+
+
+def test_labels_name_every_option_that_differs_from_its_default():
+    assert method_config("bsnn", K=4, percentile=99.9, channelwise=True, rounding="nearest").label() == (
+        "bsnn K=4 p=99.9 cw nearest"
+    )
+    assert method_config("bsnn", K=8).label() == "bsnn K=8"
+    assert method_config("rate", v_init=0.5, percentile=99.9).label() == "rate p=99.9 v0=0.5"
+    assert method_config("bsnn", K=8, sn=False, readout="frame").label() == "bsnn K=8 frame-held no-SN"

@@ -27,6 +27,10 @@ CASES = [
     ("vgg-max", "bsnn", {"K": 4}),  # SpikeMaxPool: online max of MSB-first spike trains
     ("vgg-max", "bsnn", {"K": 3, "residual": "clear"}),
     ("vgg-max", "bsnn-rate", {"K": 4}),
+    ("vgg", "bsnn", {"K": 4, "rounding": "nearest"}),
+    ("resnet", "bsnn", {"K": 3, "rounding": "nearest", "residual": "clear", "readout": "frame"}),
+    ("vgg", "phase", {"K": 4, "rounding": "nearest", "readout": "frame"}),
+    ("vgg", "bsnn-rate", {"K": 4, "rounding": "nearest"}),
 ]
 
 
@@ -101,3 +105,19 @@ def test_bad_arguments_are_refused():
         simulate(snn, loader, 8, engine="turbo", progress=False)
     with pytest.raises(ValueError, match="multiple of K=4"):
         simulate(snn, loader, 8, stat_every=3, progress=False)
+
+
+@pytest.mark.parametrize("method, K", [("bsnn", 4), ("phase", 4)])
+def test_a_frame_held_readout_answers_what_the_per_step_readout_says_at_each_frame_end(method, K):
+    model = build("vgg")
+    _, loader = make_data(model, n=16)
+    x = next(iter(loader))[0]
+    step = convert(model, loader, method_config(method, K=K), mean=MEAN, std=STD)
+    held = convert(model, loader, method_config(method, K=K, readout="frame"), mean=MEAN, std=STD)
+    T = held.fill_steps + 3 * 2 * K
+    p_step, p_held = step(x, T=T), held(x, T=T)
+    assert held.fill_steps == step.fill_steps + K - 1
+    assert (p_held[: held.fill_steps - 1] == -1).all() and (p_held[held.fill_steps - 1] >= 0).all()
+    for t in range(held.fill_steps - 1, T):  # 0-based step t; frames end at phase K - 1
+        last_end = t - (t % K) + K - 1 if t % K == K - 1 else t - (t % K) - 1
+        assert torch.equal(p_held[t], p_step[last_end]), t

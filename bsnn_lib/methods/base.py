@@ -54,6 +54,13 @@ class Schedule:
         self.fire_max = 2**K - 1 if phase_weighted else K
         self.fire_eps = FIRE_TOLERANCE / self.fire_levels
         self.q_levels, self.q_max = levels if levels is not None else (None, None)
+        # the potential a neuron starts from (and returns to after a cleared firing cycle), in
+        # units of theta, and the same offset in units of one quantizer level
+        self.start = float(cfg.v_init or 0.0)
+        if cfg.rounding == "nearest":
+            self.start += 2.0 ** -(K + 1) if phase_weighted else 0.5
+        self.q_offset = 0.0 if self.q_levels is None else (0.5 if cfg.rounding == "nearest" else 0.0)
+        self.hold_frames = cfg.readout == "frame" and K > 1
 
     def phase(self, t: int) -> int:
         return t % self.K
@@ -86,6 +93,10 @@ class Schedule:
     def fill_steps(self, readout_depth: int) -> int:
         """First step (1-based) at which a spike can reach a readout at this depth."""
         return 1
+
+    def frame_end(self, t: int) -> bool:
+        """Is step t the last step of a cycle (a frame-held readout answers from here)?"""
+        return self.phase(t) == self.K - 1
 
     def emitted_units(self, depth: int, t: int) -> float:
         """How many 'one ANN value' units a layer has sent by step t (normalizes its output)."""
@@ -182,9 +193,42 @@ class Method:
         return None
 
     def label(self, cfg: MethodConfig) -> str:
-        """A short human-readable name of a config of this method, e.g. ``bsnn K=8``."""
-        extra = "" if cfg.uses_sn == self.default_sn else (" SN" if cfg.uses_sn else " no-SN")
-        return f"{self.name} K={cfg.K}{extra}"
+        """A short human-readable name of a config of this method, e.g. ``bsnn K=8`` or
+        ``bsnn K=4 p=99.9 cw nearest`` (options that differ from their defaults are named)."""
+        return f"{self.name} K={cfg.K}" + label_extras(cfg, skip=("K",))
+
+
+_SHORT = {
+    "channelwise": {True: "cw"},
+    "rounding": {"nearest": "nearest"},
+    "readout": {"frame": "frame-held"},
+    "residual": {"clear": "clear"},
+    "gate": {False: "no-gate"},
+    "offphase": {"defer": "defer"},
+    "calib_positive_only": {True: "pos-only"},
+    "balance": {"weights": "w-balanced"},
+}
+
+
+def label_extras(cfg: MethodConfig, skip: tuple[str, ...] = ()) -> str:
+    """`` p=99.9 cw nearest ...``: the options of ``cfg`` that differ from their defaults, short."""
+    from bsnn_lib.methods.options import OPTIONS
+
+    parts = []
+    for name, value in cfg.options().items():
+        if name in skip or name == "sn" or value is None or value == OPTIONS[name].default:
+            continue
+        if name == "percentile":
+            parts.append(f"p={value:g}")
+        elif name == "v_init":
+            parts.append(f"v0={value:g}")
+        elif name in _SHORT and value in _SHORT[name]:
+            parts.append(_SHORT[name][value])
+        else:
+            parts.append(f"{name}={value}")
+    if cfg.uses_sn != cfg.spec.default_sn:
+        parts.append("SN" if cfg.uses_sn else "no-SN")
+    return "".join(f" {p}" for p in parts)
 
     def __repr__(self) -> str:
         return f"<method {self.name}: {self.summary}>"

@@ -52,9 +52,12 @@ class BistableNeuron(SpikingNeuron):
         super().reset_state(record)
         self.deferred: torch.Tensor | None = None
 
+    def initial_potential(self) -> torch.Tensor | float:
+        return self.schedule.start * self.threshold
+
     def _end_of_firing_cycle(self) -> None:
         if self.schedule.cfg.residual == "clear":
-            self.v = torch.zeros_like(self.v)
+            self.v = torch.zeros_like(self.v) + self.initial_potential()
 
     def _take_deferred(self) -> torch.Tensor | float:
         """Input deferred while firing or switched off, added at the next integration."""
@@ -143,7 +146,7 @@ class BistableNeuron(SpikingNeuron):
 class Bsnn(Method):
     name = "bsnn"
     summary = "bistable neurons: alternate integrating and firing cycles of K phase-weighted steps"
-    options = ("K", "input_coding", "bias", "residual", "gate", "offphase")
+    options = ("K", "input_coding", "bias", "residual", "gate", "offphase", "rounding", "readout")
     neuron = BistableNeuron
     fast_path = "cycle"
     role = "bsnn"

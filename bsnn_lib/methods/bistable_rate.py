@@ -15,7 +15,7 @@ from bsnn_lib.methods.config import MethodConfig
 class BsnnRate(Method):
     name = "bsnn-rate"
     summary = "ablation: the bistable two-state schedule with plain IF spikes (no phase weights)"
-    options = ("K", "bias", "residual", "gate", "offphase")
+    options = ("K", "bias", "residual", "gate", "offphase", "rounding", "readout")
     neuron = BistableNeuron
     fast_path = "cycle"
     role = "ablation"

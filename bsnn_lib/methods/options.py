@@ -157,4 +157,20 @@ declare(
         values=("drop", "defer"),
         choice=True,
     ),
+    Option(
+        "rounding",
+        "down",
+        "a firing cycle rounds down (V starts at 0) or to nearest (V starts half a least significant "
+        "unit up: theta*2^-(K+1) for phase-weighted spikes, theta/2 for unit spikes)",
+        values=("down", "nearest"),
+        choice=True,
+    ),
+    Option(
+        "readout",
+        "step",
+        "the answer at step t: the readout's argmax at every step (partial frames scored) or held "
+        "from its last complete frame",
+        values=("step", "frame"),
+        choice=True,
+    ),
 )

@@ -15,7 +15,7 @@ from bsnn_lib.methods.rate import IFNeuron
 class Phase(Method):
     name = "phase"
     summary = "weighted spikes / periodically varying threshold (Kim et al. 2018), K phases"
-    options = ("v_init", "reset", "K", "input_coding", "bias")
+    options = ("v_init", "reset", "K", "input_coding", "bias", "rounding", "readout")
     neuron = IFNeuron
     fast_path = "chunk"
     role = "baseline"

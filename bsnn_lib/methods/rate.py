@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from bsnn_lib.methods.base import Method, Schedule
+from bsnn_lib.methods.base import Method, Schedule, label_extras
 from bsnn_lib.methods.config import MethodConfig
 from bsnn_lib.neurons import SpikingNeuron
 
@@ -25,7 +25,7 @@ class IFNeuron(SpikingNeuron):
     kind = "if"
 
     def initial_potential(self) -> torch.Tensor | float:
-        return self.schedule.cfg.v_init * self.threshold
+        return self.schedule.start * self.threshold
 
     def step(self, z: torch.Tensor, t: int) -> torch.Tensor:
         self._init_state(z)
@@ -55,4 +55,4 @@ class Rate(Method):
         return Schedule(cfg, K=1, phase_weighted=False, levels=None)
 
     def label(self, cfg: MethodConfig) -> str:
-        return f"rate p={cfg.percentile:g} v0={cfg.v_init:g}"
+        return f"rate p={cfg.percentile:g} v0={cfg.v_init:g}" + label_extras(cfg, skip=("percentile", "v_init"))
