@@ -460,6 +460,15 @@ class _TrainingRun:
         return meta
 
 
+def _same_config(stored: Any, config: TrainConfig) -> bool:
+    """Is a checkpoint's stored config dict this config? Fields added later (absent from older
+    files) take their defaults, as in :meth:`TrainConfig.key`."""
+    try:
+        return isinstance(stored, dict) and TrainConfig.from_dict(stored) == config
+    except (InvalidConfigError, TypeError, ValueError):
+        return False
+
+
 def _try_resume(run: _TrainingRun, partial: Path) -> None:
     """Restore ``run`` from ``partial`` if it is intact and for the same config and world size."""
     try:
@@ -467,7 +476,7 @@ def _try_resume(run: _TrainingRun, partial: Path) -> None:
     except CorruptCheckpointError as exc:
         log.warning("ignoring unusable resume file %s (%s); starting from epoch 1", partial, exc.reason)
         return
-    if state.get("kind") != CHECKPOINT_KIND or state.get("config") != run.config.to_dict():
+    if state.get("kind") != CHECKPOINT_KIND or not _same_config(state.get("config"), run.config):
         log.warning("ignoring resume file %s: it belongs to a different config", partial)
         return
     if state["resume"].get("world_size", 1) != run.world_size:
@@ -651,7 +660,7 @@ def _load_cached(config: TrainConfig, path: Path, device: torch.device) -> tuple
 def _load_trained(config: TrainConfig, path: Path) -> tuple[nn.Module, dict[str, Any]]:
     """Model and metadata from a final checkpoint, checked against ``config``."""
     state = load_checkpoint(path)
-    if state.get("kind") != CHECKPOINT_KIND or state.get("config") != config.to_dict():
+    if state.get("kind") != CHECKPOINT_KIND or not _same_config(state.get("config"), config):
         raise CorruptCheckpointError(path, "it holds a different config than its name says")
     model = build_model(config.arch, config.dataset, width=config.width, pool=config.pool)
     try:

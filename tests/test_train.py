@@ -171,3 +171,18 @@ def test_resume_without_rng_restore_would_diverge(tmp_path, monkeypatch, tiny_co
     monkeypatch.setattr(train_module, "_restore_rng", lambda state, generator: None)
     resumed, _ = train(config, device="cpu", progress=False)
     assert not _same_weights(reference, resumed)
+
+
+def test_a_checkpoint_written_before_a_config_field_existed_still_loads(fresh_data_root, tiny_config):
+    """Fields added later (holdout, precision) are absent from older files: they take their
+    defaults, so the file is the same config and is not retrained."""
+    from bsnn_lib.checkpoints import save_checkpoint
+
+    train_module.load_or_train(tiny_config, progress=False)
+    path = tiny_config.checkpoint_path()
+    state = load_checkpoint(path)
+    for late in ("holdout", "precision"):
+        state["config"].pop(late)
+    save_checkpoint(path, state)
+    _, meta = train_module.load_or_train(tiny_config, progress=False)
+    assert meta["loaded_from_cache"] and path.is_file() and not path.with_suffix(".pt.corrupt").exists()
