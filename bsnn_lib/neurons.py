@@ -30,7 +30,23 @@ from bsnn_lib.quantized import FIRE_TOLERANCE, quantize
 if TYPE_CHECKING:
     from bsnn_lib.methods.base import Schedule
 
-__all__ = ["FIRE_TOLERANCE", "Readout", "SpikeMaxPool", "SpikingNeuron", "fold_time", "unfold_time"]
+__all__ = ["FIRE_TOLERANCE", "Readout", "SpikeMaxPool", "SpikingNeuron", "Zeros", "dense", "fold_time", "unfold_time"]
+
+
+class Zeros:
+    """A marker for "all zero" flowing through a fast view (:func:`bsnn_lib.network.build_view`):
+    a bistable layer that does not fire this cycle sends it, and the synaptic ops downstream skip
+    their work (a bias-free conv of zeros is zeros). ``like`` is a real zero tensor of the shape."""
+
+    __slots__ = ("like",)
+
+    def __init__(self, like: torch.Tensor) -> None:
+        self.like = like
+
+
+def dense(z) -> torch.Tensor:
+    """The tensor behind ``z`` (a :class:`Zeros` marker becomes its zero tensor)."""
+    return z.like if isinstance(z, Zeros) else z
 
 
 def fold_time(x: torch.Tensor, steps: int) -> torch.Tensor:
@@ -45,6 +61,10 @@ def unfold_time(x: torch.Tensor) -> torch.Tensor:
 
 class _Spiking(nn.Module):
     """Spiking modules are run through the network's views, never called directly."""
+
+    def fast_step(self, z, t: int):
+        """The fast engine's step (same spikes as :meth:`step`; a subclass may fuse it)."""
+        return self.step(z, t)
 
     def forward(self, *args, **kwargs):  # noqa: D401 - a refusal
         raise RuntimeError(
@@ -85,9 +105,12 @@ class SpikingNeuron(_Spiking):
 
     def _init_state(self, like: torch.Tensor) -> None:
         if self.v is None:
-            self.v = torch.zeros_like(like) + self.initial_potential()
+            self.v = torch.zeros_like(like)  # in like's memory layout
+            start = self.initial_potential()
+            if not (isinstance(start, float) and start == 0.0):
+                self.v += start
             if self.record:
-                self.count = torch.zeros(like.shape, dtype=torch.int32, device=like.device)
+                self.count = torch.zeros_like(like, dtype=torch.int32)
                 self.out_sum = torch.zeros_like(like)
 
     def initial_potential(self) -> torch.Tensor | float:
@@ -124,6 +147,8 @@ class SpikingNeuron(_Spiking):
 
     def chunk(self, z: torch.Tensor, t0: int, steps: int) -> torch.Tensor:
         """Default multi-step rule: the step rule over the folded time axis."""
+        if steps == 1:
+            return self.step(z, t0)
         zs = fold_time(z, steps)
         return unfold_time(torch.stack([self.step(zs[i], t0 + i) for i in range(steps)]))
 
@@ -185,11 +210,11 @@ class Readout(_Spiking):
         return z
 
     def step(self, z: torch.Tensor, t: int) -> torch.Tensor:
-        self._add_step(z, t)
+        self._add_step(dense(z), t)
         return self.acc
 
     def chunk(self, z: torch.Tensor, t0: int, steps: int) -> torch.Tensor:
-        for i, zi in enumerate(fold_time(z, steps)):
+        for i, zi in enumerate(fold_time(dense(z), steps)):
             self._add_step(zi, t0 + i)
         return self.acc
 
@@ -240,10 +265,14 @@ class SpikeMaxPool(_Spiking):
     def chunk(self, x: torch.Tensor, t0: int, steps: int) -> torch.Tensor:
         if not self.online:
             return self.pool(x)
+        if steps == 1:
+            return self._online_max(x, t0)
         xs = fold_time(x, steps)
         return unfold_time(torch.stack([self._online_max(xs[i], t0 + i) for i in range(steps)]))
 
     def cycle(self, x: torch.Tensor, t0: int, valid: int) -> torch.Tensor:
+        if isinstance(x, Zeros):  # nothing fired: the max is 0 and no tie is broken
+            return Zeros(self.pool(x.like))
         if not self.per_step:
             return self.pool(x)
         return self.chunk(x, t0, self.schedule.K)

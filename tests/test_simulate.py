@@ -42,11 +42,40 @@ def test_fast_path_gives_the_same_spikes_as_the_reference(kind, method, opts):
     x = next(iter(loader))[0].double()
     T = 7 * snn.schedule.K + 3 if snn.schedule.K > 1 else 37
     ref_counts, ref_preds = spike_counts(snn, x, T, engine="reference")
-    fast_counts, fast_preds = spike_counts(snn, x, T, engine="fast", chunk=5)
+    for chunk in (1, 5):  # 1: the step loop with fused kernels and cached layers; 5: time folded
+        fast_counts, fast_preds = spike_counts(snn, x, T, engine="fast", chunk=chunk)
+        assert torch.equal(ref_preds, fast_preds), chunk
+        for name, c in ref_counts.items():
+            assert torch.equal(c, fast_counts[name]), f"{name}: spikes differ (chunk={chunk})"
+    assert sum(int(c.sum()) for c in ref_counts.values()) > 0
+
+
+@pytest.mark.parametrize(
+    "method, opts",
+    [("rate", {}), ("rate", {"channelwise": True, "reset": "zero"}), ("phase", {"K": 4}), ("bsnn", {"K": 4})],
+)
+def test_the_fast_engine_in_channels_last_layout_gives_the_reference_spikes(method, opts):
+    from bsnn_lib import kernels
+    from bsnn_lib.simulate import memory_layout
+
+    model = build("resnet")
+    _, loader = make_data(model, n=16)
+    snn = convert(model, loader, method_config(method, **opts), mean=MEAN, std=STD).double()
+    x = next(iter(loader))[0].double()
+    T = 6 * snn.schedule.K + 3
+    ref_counts, ref_preds = spike_counts(snn, x, T, engine="reference")
+    memory_layout(snn, "cpu", True)
+    x = x.contiguous(memory_format=torch.channels_last)
+    fast_counts, fast_preds = spike_counts(snn, x, T, engine="fast", chunk=1)
     assert torch.equal(ref_preds, fast_preds)
     for name, c in ref_counts.items():
-        assert torch.equal(c, fast_counts[name]), f"{name}: spikes differ"
-    assert sum(int(c.sum()) for c in ref_counts.values()) > 0
+        assert torch.equal(c, fast_counts[name]), name
+    if method != "bsnn" and kernels.available():  # the fused kernel ran (it is not a silent fallback)
+        first = snn.graph.get_submodule(snn.neuron_names[0])
+        assert first.__dict__.get("_fused") is None  # cleared by the reset after the run
+        snn.reset(record=True)
+        first.fast_step(snn.graph.get_submodule("0")(x) * 0 + 1.0, 0)
+        assert first.__dict__["_fused"] and all(a is not None for a in next(iter(first._fused.values())))
 
 
 def test_fast_path_in_float32_matches_the_reference_curve():

@@ -106,9 +106,14 @@ class Schedule:
 class InputEncoder:
     """The current injected at step t: the analog image every step (rate coding).
 
+    ``constant``: ``step`` returns the image itself at every step (the fast engine then computes
+    the first layers once).
+
     ``cycle_value`` is the sum over one presentation cycle in ANN units (the input the quantized
     ANN reference sees: "the same input rule"); ``cycle_current`` the sum of ``step`` over one
     cycle (what a bistable layer 1 integrates per frame)."""
+
+    constant = True
 
     def __init__(self, cfg: MethodConfig, schedule: Schedule, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         self.cfg = cfg
@@ -130,6 +135,8 @@ class PhaseEncoder(InputEncoder):
     """Phase-weighted input (method.md §3, §5), by ``input_coding`` [choice]: the analog value
     x*w_k scaled so that a cycle delivers exactly x (``analog-scaled``), unscaled (``analog``),
     or the K-bit binary expansion of the raw pixel as spikes (``bits``)."""
+
+    constant = False
 
     def _bits(self, x: torch.Tensor) -> torch.Tensor:
         raw = (x * self.std.to(x) + self.mean.to(x)).clamp(0, 1)

@@ -15,7 +15,7 @@ import torch
 
 from bsnn_lib.methods.base import FIRE_TOLERANCE, Method, PhaseEncoder, Schedule
 from bsnn_lib.methods.config import MethodConfig
-from bsnn_lib.neurons import SpikingNeuron, unfold_time
+from bsnn_lib.neurons import SpikingNeuron, Zeros, unfold_time
 from bsnn_lib.quantized import firing_count
 
 
@@ -92,16 +92,22 @@ class BistableNeuron(SpikingNeuron):
         """One whole cycle in closed form; ``z`` is the cycle's summed synaptic input.
 
         Returns the cycle's summed output, or (``emit_steps``) the K per-step outputs folded
-        into the batch, so that a readout can score every step. ``valid``: the steps of this
-        cycle that lie within the simulated T (for the spike counters).
+        into the batch, so that a readout can score every step; a :class:`Zeros` marker when the
+        neuron does not fire this cycle (the ops downstream then skip their work). ``z`` may be a
+        marker too. ``valid``: the steps of this cycle within the simulated T (spike counters).
         """
-        self._init_state(z)
+        zero_in = isinstance(z, Zeros)
+        self._init_state(z.like if zero_in else z)
         sch = self.schedule
         state = sch.state(self.depth, t0)
         if state == "integrate":
-            self.v = self.v + z + sch.bias_per_cycle * self.bias + self._take_deferred()
+            if zero_in:  # v + 0 == v: only the bias (and deferred input) arrives
+                self.v = self.v + sch.bias_per_cycle * self.bias + self._take_deferred()
+            else:
+                self.v = self.v + z + sch.bias_per_cycle * self.bias + self._take_deferred()
         elif state == "fire":
-            self._defer(z)
+            if not zero_in:
+                self._defer(z)
             n = firing_count(self.v, self.threshold, sch.fire_levels, sch.fire_max, FIRE_TOLERANCE)
             self.v = self.v - n * self.threshold / sch.fire_levels
             if self.count is not None:
@@ -110,11 +116,22 @@ class BistableNeuron(SpikingNeuron):
             if self.emit_steps:
                 return unfold_time(self._spike_train(n) * self.threshold)
             return n * self.threshold / sch.fire_levels
-        else:  # switched off by the pipeline gate
+        elif not zero_in:  # switched off by the pipeline gate
             self._defer(z)
-        if self.emit_steps:
-            return torch.zeros((sch.K * z.shape[0], *z.shape[1:]), dtype=z.dtype, device=z.device)
-        return torch.zeros_like(z)
+        return self._silent(self.v)
+
+    def _silent(self, like: torch.Tensor) -> Zeros:
+        """The output of a cycle without spikes (a cached zero tensor, never written to)."""
+        shape = (self.schedule.K * like.shape[0], *like.shape[1:]) if self.emit_steps else tuple(like.shape)
+        key = (shape, like.dtype, like.device, like.is_contiguous(memory_format=torch.channels_last))
+        cache = self.__dict__.setdefault("_zeros", {})
+        if key not in cache:
+            cache.clear()
+            zeros = torch.zeros(shape, dtype=like.dtype, device=like.device)
+            if like.dim() == 4 and key[3]:
+                zeros = zeros.contiguous(memory_format=torch.channels_last)
+            cache[key] = zeros
+        return Zeros(cache[key])
 
     def _record_cycle(self, n: torch.Tensor, valid: int) -> None:
         """Add the spikes of a firing cycle that emits n units (only its first ``valid`` steps
