@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from torch.utils.data import Subset
 
 from bsnn_lib import distributed
 from bsnn_lib.analysis.latency import latency_row
@@ -57,6 +58,9 @@ class Cell:
         split: ``test`` or, for CIFAR-10, ``test-lossless-1k``.
         calib_size / calib_seed: the fixed calibration subset of the training set.
         stat_every: statistics interval (None = one cycle; 8 steps for rate coding).
+        stats: collect the per-layer SIN / error / SOP statistics (off: acc(t) only, faster).
+        exclude_n: take the n_test images among those *not* in the evenly spaced ``exclude_n``
+            images of the split (a selection set disjoint from a report set).
         train: overrides of the default training config (e.g. ``{"epochs": 1}``).
     """
 
@@ -72,6 +76,8 @@ class Cell:
     engine: str = "fast"
     stat_every: int | None = None
     train: tuple[tuple[str, Any], ...] = ()
+    stats: bool = True
+    exclude_n: int | None = None
 
     def train_config(self) -> TrainConfig:
         base = default_config(self.dataset, self.arch)
@@ -117,8 +123,15 @@ def trained_ann(config: TrainConfig, device=None, progress: bool = True) -> tupl
     return _ANN_CACHE[key]
 
 
-def test_loader(dataset: str, n: int | None, batch_size: int, split: str = "test"):
-    return make_loader(evenly_spaced(load_dataset(dataset, split), n), batch_size)
+def test_loader(dataset: str, n: int | None, batch_size: int, split: str = "test", exclude_n: int | None = None):
+    """n evenly spaced images of a split (``exclude_n``: of those outside its evenly spaced
+    ``exclude_n`` images)."""
+    data = load_dataset(dataset, split)
+    if exclude_n:
+        total = len(data)
+        taken = {i * total // exclude_n for i in range(min(exclude_n, total))}
+        data = Subset(data, [i for i in range(total) if i not in taken])
+    return make_loader(evenly_spaced(data, n), batch_size)
 
 
 test_loader.__test__ = False  # not a pytest test
@@ -234,8 +247,10 @@ def run_cell(
             print(f"note: discarded unreadable simulation cache {path.name}: {err}")
     device = resolve_device(device)
     snn, meta = build_snn(c, device=device, progress=progress, model=model, calib=calib, meta=meta)
-    loader = loader if loader is not None else test_loader(c.dataset, c.n_test, c.batch_size, c.split)
-    res = simulate(snn, loader, c.T, engine=c.engine, device=device, stat_every=c.stat_every, progress=progress)
+    loader = loader if loader is not None else test_loader(c.dataset, c.n_test, c.batch_size, c.split, c.exclude_n)
+    res = simulate(
+        snn, loader, c.T, engine=c.engine, device=device, stats=c.stats, stat_every=c.stat_every, progress=progress
+    )
     res.extra["device"] = str(device)
     ann_meta = {k: v for k, v in meta.items() if isinstance(v, (int, float, str, bool)) or v is None}
     if use_cache:

@@ -21,6 +21,7 @@ file. Schema (every key optional except ``name`` and ``nets``)::
     ablations:              # notebook 02: one-at-a-time changes of the BSNN defaults
       residual: [clear]
     sin_T: 64               # notebook 01: T of the SIN analysis
+    verdict: {...}          # notebook 04: the selection / report / bootstrap protocol (bsnn_lib.verdict)
 
 Use :func:`load_profile` (a name in ``profiles/`` or a path) and :meth:`Profile.cells`.
 """
@@ -64,6 +65,7 @@ class Profile:
     k_sweep: list[int] = field(default_factory=lambda: [4, 6, 8])
     ablations: dict[str, list[Any]] = field(default_factory=dict)
     sin_T: int = 64
+    verdict: dict[str, Any] | None = None
     path: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -121,6 +123,13 @@ def load_profile(name_or_path: str | Path) -> Profile:
             )
     profile = Profile(**raw, path=str(path), raw=raw)
     profile.method_configs()  # validate every method entry now, with a clear error
+    if profile.verdict is not None:
+        from bsnn_lib.verdict import verdict_spec
+
+        try:
+            verdict_spec(profile.verdict)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ProfileError(f"{path}: verdict section: {err}") from err
     return profile
 
 

@@ -120,7 +120,7 @@ def _interval(est: int, samples: np.ndarray, T: int, level: float) -> Interval:
     a = (1 - level) / 2
     lo_vals = np.where(samples == 0, T + 1, samples).astype(float)
     hi_vals = np.where(samples == 0, np.inf, samples).astype(float)
-    lo, hi = np.quantile(lo_vals, a), np.quantile(hi_vals, 1 - a)
+    lo, hi = np.quantile(lo_vals, a, method="lower"), np.quantile(hi_vals, 1 - a, method="higher")
     return Interval(
         estimate=float(est) if est else math.inf,
         lo=float(lo),
@@ -153,8 +153,8 @@ def ratio_interval(num: dict, den: dict, T_num: int, level: float = 0.95) -> dic
     else:
         est, est_lower_bound = en / ed, False
     frac_invalid = float(1 - valid.mean())
-    lo = float(np.nanquantile(r_lo, a)) if valid.any() else math.nan
-    hi = float(np.nanquantile(r_hi, 1 - a)) if valid.any() else math.nan
+    lo = float(np.nanquantile(r_lo, a, method="lower")) if valid.any() else math.nan
+    hi = float(np.nanquantile(r_hi, 1 - a, method="higher")) if valid.any() else math.nan
     return {
         "estimate": est,
         "estimate_is_lower_bound": est_lower_bound,

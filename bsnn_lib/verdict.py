@@ -1,0 +1,312 @@
+"""The verdict on "near-lossless in 1/4 to 1/10 of the time steps": a protocol a reviewer accepts.
+
+For every net of a profile's ``verdict`` section:
+
+1. **Select** each family's variant on images that are never reported: every variant of the
+   family's search (e.g. rate: percentile x layer/channel-wise thresholds x V(0)) is simulated on
+   ``select.n`` images of ``select.split`` (the held-out validation split of the training set);
+   the variant with the smallest T within 0.5% of the ANN wins (then T within 1%, then the
+   final accuracy; a censored latency counts as infinite).
+2. **Report** the chosen variants on ``report.n`` images of ``report.split``, with per-image
+   correctness at every t kept (``curves/*.npz``), so every statistic can be recomputed.
+3. **Intervals**: T within 1% and 0.5% and the ratios T(baseline) / T(BSNN) get 95% paired
+   bootstrap intervals over the report images (:mod:`bsnn_lib.analysis.bootstrap`); a latency the
+   horizon cuts off is "> T".
+4. **Verdict** per net and baseline: *holds* when the whole ratio interval is at or above 4x,
+   *does not hold* when it is all below 4x, else *undetermined*.
+
+Profile section (all keys but ``nets`` and ``families`` optional)::
+
+    verdict:
+      nets: [{dataset: cifar10, arch: vgg16}]
+      select: {split: val, n: 500}
+      report: {split: test-lossless-1k, n: 1000}
+      bsnn_frames: 8                  # BSNN horizon: its pipeline fill + 8 frames of 2K steps
+      tolerance_select: 0.005
+      n_boot: 2000
+      families:                       # name -> method, fixed options, grid of options, T
+        rate: {method: rate, T: 1024, grid: {percentile: [99.9, 99.99], channelwise: [false, true], v_init: [0, 0.5]}}
+        rate-classic: {method: rate, T: 1024,
+          grid: {percentile: [99.9, 99.99], channelwise: [false, true], v_init: [0]}}
+        bsnn: {method: bsnn, grid: {K: [3, 4, 5, 6, 8], rounding: [down, nearest]}}
+      bsnn_family: bsnn
+      baselines: [rate-classic, rate, phase]
+
+Cells are cached like every other simulation, so the protocol resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bsnn_lib.analysis.bootstrap import bootstrap_latency, ratio_interval
+from bsnn_lib.analysis.latency import latency_row
+from bsnn_lib.experiments import Cell, CellResult, build_snn, cell, run_cell
+from bsnn_lib.io import REPO_ROOT, run_metadata, write_bytes, write_csv, write_json
+from bsnn_lib.methods import MethodConfig, method_config
+from bsnn_lib.progress import bar as progress_bar
+
+__all__ = ["Family", "VerdictSpec", "run_verdict", "verdict_spec"]
+
+CLAIM_FACTOR = 4.0
+"""The paper's lower end: "1/4 to 1/10 of the time steps"."""
+
+
+@dataclass
+class Family:
+    """A method family and the search over its options."""
+
+    name: str
+    method: str
+    fixed: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    T: int | None = None  # None: the method's pipeline fill + bsnn_frames frames
+
+    def variants(self) -> list[MethodConfig]:
+        keys = list(self.grid)
+        out = []
+        for values in itertools.product(*(self.grid[k] for k in keys)):
+            out.append(method_config(self.method, **self.fixed, **dict(zip(keys, values))))
+        return list(dict.fromkeys(out))
+
+
+@dataclass
+class VerdictSpec:
+    nets: list[dict[str, Any]]
+    families: list[Family]
+    select: dict[str, Any] = field(default_factory=lambda: {"split": "val", "n": 500})
+    report: dict[str, Any] = field(default_factory=lambda: {"split": "test", "n": 1000})
+    bsnn_frames: int = 8
+    tolerance_select: float = 0.005
+    n_boot: int = 2000
+    seed: int = 0
+    bsnn_family: str = "bsnn"
+    baselines: list[str] = field(default_factory=list)
+    batch_size: int = 250
+    calib_size: int = 1000
+
+    def family(self, name: str) -> Family:
+        return next(f for f in self.families if f.name == name)
+
+
+def verdict_spec(raw: dict[str, Any]) -> VerdictSpec:
+    """A :class:`VerdictSpec` from a profile's ``verdict`` section (validated now)."""
+    fams = [
+        Family(
+            name=k,
+            method=v["method"],
+            fixed={x: y for x, y in v.items() if x not in ("method", "grid", "T")},
+            grid=dict(v.get("grid", {})),
+            T=v.get("T"),
+        )
+        for k, v in raw["families"].items()
+    ]
+    spec = VerdictSpec(
+        nets=list(raw["nets"]), families=fams, **{k: v for k, v in raw.items() if k not in ("nets", "families")}
+    )
+    for f in spec.families:
+        f.variants()  # every option and value checked now, with a clear error
+    names = {f.name for f in spec.families}
+    missing = [n for n in [spec.bsnn_family, *spec.baselines] if n not in names]
+    if missing:
+        raise ValueError(f"verdict: families {missing} are named but not defined; defined: {sorted(names)}")
+    return spec
+
+
+def _select_cell(spec: VerdictSpec, net: dict[str, Any], m: MethodConfig, T: int, part: str) -> Cell:
+    where = spec.select if part == "select" else spec.report
+    exclude = spec.report["n"] if part == "select" and where["split"] == spec.report["split"] else None
+    return cell(
+        net["dataset"],
+        net["arch"],
+        m,
+        T,
+        train=net.get("train"),
+        n_test=where["n"],
+        split=where["split"],
+        batch_size=spec.batch_size,
+        calib_size=spec.calib_size,
+        stats=False,
+        exclude_n=exclude,
+    )
+
+
+def _horizon(spec: VerdictSpec, fam: Family, net: dict[str, Any], m: MethodConfig, device) -> tuple[int, int]:
+    """(T, fill): the family's T, or the pipeline fill + bsnn_frames frames of 2K steps."""
+    probe = _select_cell(spec, net, m, 1, "select")
+    snn, _ = build_snn(probe, device=device, progress=False)
+    fill = snn.fill_steps
+    if fam.T is not None:
+        return int(fam.T), fill
+    return fill - 1 + spec.bsnn_frames * 2 * snn.schedule.K, fill
+
+
+def _score(res) -> tuple[float, float, float]:
+    acc = res.correct / res.n
+    row = latency_row(acc, res.ann_accuracy)
+    inf = math.inf
+    t05 = row["t_within_0p5pct"] or inf
+    t1 = row["t_within_1pct"] or inf
+    return (t05, t1, -row["final_accuracy"])
+
+
+def run_verdict(
+    profile, out_dir: str | Path | None = None, device: str | None = None, progress: bool = True
+) -> dict[str, pd.DataFrame]:
+    """Run the protocol of the module docstring for ``profile`` (a Profile with a ``verdict``
+    section); write and return the tables ``selection``, ``latency``, ``ratios``, ``verdict``."""
+    spec = verdict_spec(profile.verdict)
+    out = Path(out_dir) if out_dir else REPO_ROOT / "results" / profile.name / "verdict"
+    selection, latency, ratios, verdicts = [], [], [], []
+    jobs = [(net, fam, m) for net in spec.nets for fam in spec.families for m in fam.variants()]
+    bar = progress_bar(total=len(jobs), desc="verdict: selection cells", unit="cell", disable=not progress)
+    chosen: dict[tuple[str, str], tuple[MethodConfig, int, int]] = {}
+    for net in spec.nets:
+        key_net = f"{net['dataset']}-{net['arch']}"
+        for fam in spec.families:
+            best = None
+            for m in fam.variants():
+                T, fill = _horizon(spec, fam, net, m, device)
+                bar.set_postfix_str(f"{key_net} {m.label()} T={T}")
+                r = run_cell(_select_cell(spec, net, m, T, "select"), device=device, progress=False).result
+                row = latency_row(r.correct / r.n, r.ann_accuracy)
+                selection.append(
+                    {
+                        "net": key_net,
+                        "family": fam.name,
+                        "variant": m.label(),
+                        "T": T,
+                        "fill": fill,
+                        "n_images": r.n,
+                        "split": spec.select["split"],
+                        **row,
+                        **{k: v for k, v in m.options().items()},
+                    }
+                )
+                if best is None or _score(r) < best[0]:
+                    best = (_score(r), m, T, fill)
+                bar.update(1)
+            chosen[(key_net, fam.name)] = best[1:]
+    bar.close()
+    sel = pd.DataFrame(selection)
+    sel["chosen"] = [chosen[(n, f)][0].label() == v for n, f, v in zip(sel["net"], sel["family"], sel["variant"])]
+    curves_dir = out / "curves"
+    for net in spec.nets:
+        key_net = f"{net['dataset']}-{net['arch']}"
+        results: dict[str, CellResult] = {}
+        for fam in spec.families:
+            m, T, fill = chosen[(key_net, fam.name)]
+            results[fam.name] = run_cell(_select_cell(spec, net, m, T, "report"), device=device, progress=progress)
+            r = results[fam.name].result
+            buf = _npz(r)
+            write_bytes(curves_dir / f"{key_net}-{fam.name}.npz", buf)
+        boot = bootstrap_latency({k: v.result.curves() for k, v in results.items()}, n_boot=spec.n_boot, seed=spec.seed)
+        for fam in spec.families:
+            m, T, fill = chosen[(key_net, fam.name)]
+            r = results[fam.name].result
+            row = {
+                "net": key_net,
+                "family": fam.name,
+                "variant": m.label(),
+                "T": T,
+                "n_images": r.n,
+                "split": spec.report["split"],
+                "ann_accuracy": r.ann_accuracy,
+                "final_accuracy": r.correct[-1] / r.n,
+                "fill": fill if m.spec.role != "baseline" else 1,
+            }
+            if m.spec.role == "bsnn":
+                row["L_times_K"] = int(r.layer_meta["depth"].max()) * m.K
+            for tol, tag in ((0.01, "1pct"), (0.005, "0p5pct")):
+                iv = boot[fam.name][tol]["interval"]
+                row.update(
+                    {
+                        f"t_{tag}": iv.estimate,
+                        f"t_{tag}_lo": iv.lo,
+                        f"t_{tag}_hi": iv.hi,
+                        f"t_{tag}_censored": iv.censored_estimate,
+                        f"t_{tag}_hi_censored": iv.censored_hi,
+                        f"t_{tag}_text": iv.text(),
+                    }
+                )
+            latency.append(row)
+        b = spec.bsnn_family
+        for base in spec.baselines:
+            T_base = chosen[(key_net, base)][1]
+            for tol, tag in ((0.01, "1pct"), (0.005, "0p5pct")):
+                r = ratio_interval(boot[base][tol], boot[b][tol], T_base)
+                verdict = (
+                    "holds"
+                    if r["lo"] >= CLAIM_FACTOR and r["denominator_censored_share"] <= 0.025
+                    else "does not hold"
+                    if r["hi"] < CLAIM_FACTOR and r["denominator_censored_share"] <= 0.025
+                    else "undetermined"
+                )
+                ratios.append(
+                    {
+                        "net": key_net,
+                        "baseline": base,
+                        "baseline_variant": chosen[(key_net, base)][0].label(),
+                        "bsnn_variant": chosen[(key_net, b)][0].label(),
+                        "tolerance": tag,
+                        **r,
+                        "verdict": verdict,
+                    }
+                )
+        verdicts.extend(_verdict_rows(key_net, ratios))
+    tables = {
+        "selection": sel,
+        "latency": pd.DataFrame(latency),
+        "ratios": pd.DataFrame(ratios),
+        "verdict": pd.DataFrame(verdicts),
+    }
+    for name, df in tables.items():
+        write_csv(out / f"{name}.csv", df)
+    write_json(
+        out / "params.json",
+        {"profile": profile.name, "verdict": profile.verdict, "run": run_metadata(), "claim_factor": CLAIM_FACTOR},
+    )
+    return tables
+
+
+def _verdict_rows(net: str, ratios: list[dict]) -> list[dict]:
+    return [
+        {
+            "net": net,
+            "baseline": r["baseline"],
+            "tolerance": r["tolerance"],
+            "ratio": r["estimate"],
+            "ratio_lo": r["lo"],
+            "ratio_hi": r["hi"],
+            "ratio_is_lower_bound": r["estimate_is_lower_bound"],
+            "verdict": r["verdict"],
+        }
+        for r in ratios
+        if r["net"] == net
+    ]
+
+
+def _npz(r) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf, correct_packed=np.packbits(r.per_image, axis=1), T=r.T, n=r.n, ann=r.ann_per_image.astype(np.uint8)
+    )
+    return buf.getvalue()
+
+
+def load_curves(path: str | Path):
+    """The per-image record of one reported cell (:class:`~bsnn_lib.analysis.bootstrap.Curves`)."""
+    from bsnn_lib.analysis.bootstrap import Curves
+
+    d = np.load(path)
+    correct = np.unpackbits(d["correct_packed"], axis=1, count=int(d["T"])).astype(bool)
+    return Curves(correct, d["ann"].astype(bool))

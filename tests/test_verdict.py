@@ -1,0 +1,76 @@
+"""The verdict protocol on the test profile: selection and report never share images, every
+reported latency has an interval, and the verdict follows from the ratio interval."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bsnn_lib.experiments import test_loader
+from bsnn_lib.profiles import load_profile
+from bsnn_lib.verdict import load_curves, run_verdict
+
+
+@pytest.fixture(scope="module")
+def verdict(tmp_path_factory):
+    root = tmp_path_factory.mktemp("verdict")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("BSNN_DATA_ROOT", str(root / "data"))
+    mp.setenv("BSNN_PRETRAINED", "0")
+    try:
+        yield run_verdict(load_profile("test"), out_dir=root / "out", progress=False), root / "out"
+    finally:
+        mp.undo()
+
+
+def test_selection_images_are_disjoint_from_the_report_images(verdict):
+    sel = test_loader("digits", 100, 64, "test", exclude_n=150)
+    rep = test_loader("digits", 150, 64, "test")
+    sel_idx = set(sel.dataset.dataset.indices[i] for i in sel.dataset.indices)
+    rep_idx = set(rep.dataset.indices)
+    assert len(sel_idx) == 100 and len(rep_idx) == 150 and not sel_idx & rep_idx
+
+
+def test_each_family_has_one_chosen_variant_with_the_best_selection_score(verdict):
+    tables, _ = verdict
+    sel = tables["selection"]
+    assert sel.groupby("family")["chosen"].sum().tolist() == [1, 1, 1]
+    assert set(sel.loc[sel.family == "bsnn", "variant"]) == {
+        "bsnn K=3",
+        "bsnn K=4",
+        "bsnn K=3 nearest",
+        "bsnn K=4 nearest",
+    }
+    assert (sel["n_images"] == 100).all()
+
+
+def test_reported_latencies_have_intervals_and_censoring(verdict):
+    tables, out = verdict
+    lat = tables["latency"]
+    assert set(lat["family"]) == {"rate", "rate-classic", "bsnn"} and (lat["n_images"] == 150).all()
+    for _, r in lat.iterrows():
+        if r["t_1pct_censored"]:
+            assert r["t_1pct_text"].startswith("> ")
+        else:
+            assert r["t_1pct_lo"] <= r["t_1pct"] <= (np.inf if r["t_1pct_hi_censored"] else r["t_1pct_hi"])
+    b = lat[lat.family == "bsnn"].iloc[0]
+    assert b["fill"] > 1 and b["L_times_K"] > 0
+    curves = load_curves(out / "curves" / "digits-vgg-tiny-bsnn.npz")
+    assert curves.correct.shape == (150, int(b["T"]))
+    np.testing.assert_allclose(curves.correct[:, -1].mean(), b["final_accuracy"])
+
+
+def test_the_verdict_follows_from_the_ratio_interval(verdict):
+    tables, _ = verdict
+    for _, r in tables["ratios"].iterrows():
+        expected = (
+            "holds"
+            if r["lo"] >= 4 and r["denominator_censored_share"] <= 0.025
+            else "does not hold"
+            if r["hi"] < 4 and r["denominator_censored_share"] <= 0.025
+            else "undetermined"
+        )
+        assert r["verdict"] == expected
+    on_disk = pd.read_csv(verdict[1] / "verdict.csv")
+    assert set(on_disk["baseline"]) == {"rate-classic", "rate"}
