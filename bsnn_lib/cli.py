@@ -71,12 +71,20 @@ EXAMPLES: list[str] = [
     "python -m bsnn_lib evaluate --dataset mnist --arch resnet-small --method bsnn --no-sn",
     "python -m bsnn_lib bench --profile quick",
     "python -m bsnn_lib workbook --profile quick",
+    "BSNN_CIFAR10_DIR=/path/to/cifar10 python -m bsnn_lib verdict --profile cpu-full --nets cifar10-vgg16",
     "torchrun --nproc_per_node=2 -m bsnn_lib evaluate --method bsnn --T 128",
 ]
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Show defaults in --help and keep the description's line breaks."""
+    """Show defaults in --help and keep the description's line breaks; a default that says
+    nothing (None, a flag's True/False) or one the help already names is not repeated."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default is None or isinstance(action.default, bool) or "default" in text:
+            return text
+        return super()._get_help_string(action)
 
 
 def positive_int(text: str) -> int:
@@ -433,6 +441,50 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------- verdict
+
+
+def add_verdict_parser(subparsers: Subparsers) -> None:
+    """``verdict``: the selection/report protocol of :mod:`bsnn_lib.verdict` for a profile."""
+    parser = _add_parser(
+        subparsers,
+        "verdict",
+        help="choose each method's variant on held-out images, report it on others with intervals",
+        description="Run the verdict protocol of --profile's `verdict` section: every variant of "
+        "every method family is simulated on the selection images (never reported); the chosen "
+        "ones are simulated on the report images; T within 1% / 0.5% of the ANN and the ratios "
+        "T(baseline)/T(BSNN) get 95% paired-bootstrap intervals (censored latencies are '> T'), and "
+        "each ratio is judged against the paper's 4x. Writes selection.csv, latency.csv, ratios.csv, "
+        "verdict.csv, params.json and curves/*.npz to --out. Cells are cached: a rerun resumes.",
+    )
+    parser.add_argument("--profile", default="cpu-full", help="a profile in profiles/ with a verdict section")
+    parser.add_argument(
+        "--nets", help="comma-separated <dataset>-<arch> names of the section's nets to run (default: all)"
+    )
+    parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda if available")
+    parser.add_argument("--out", help="output directory (default: results/<profile>/verdict)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    parser.set_defaults(handler=run_verdict_command)
+
+
+def run_verdict_command(args: argparse.Namespace) -> int:
+    """Handler of ``verdict``: run the protocol, print the latency and verdict tables."""
+    from bsnn_lib.verdict import run_verdict, select_nets
+
+    prof = load_profile(args.profile)
+    if not prof.verdict:
+        raise ProfileError(f"profile {prof.name!r} has no verdict section (see bsnn_lib/verdict.py)")
+    if args.nets:
+        prof = select_nets(prof, [n.strip() for n in args.nets.split(",") if n.strip()])
+    out = Path(args.out) if args.out else REPO_ROOT / "results" / prof.name / "verdict"
+    tables = run_verdict(prof, out_dir=out, device=args.device, progress=args.progress)
+    lat = tables["latency"]
+    print(lat[["net", "family", "variant", "final_accuracy", "t_1pct_text", "t_0p5pct_text"]].to_string(index=False))
+    print(tables["verdict"].to_string(index=False))
+    print(f"results: {out}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------- workbook
 
 
@@ -493,6 +545,7 @@ SUBCOMMANDS: list[Callable[[Subparsers], None]] = [
     add_evaluate_parser,
     add_bench_parser,
     add_workbook_parser,
+    add_verdict_parser,
 ]
 """Parser adders, in the order ``--help`` lists them."""
 

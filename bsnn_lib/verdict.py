@@ -53,7 +53,7 @@ from bsnn_lib.io import REPO_ROOT, run_metadata, write_bytes, write_csv, write_j
 from bsnn_lib.methods import MethodConfig, method_config
 from bsnn_lib.progress import bar as progress_bar
 
-__all__ = ["Family", "VerdictSpec", "run_verdict", "verdict_spec"]
+__all__ = ["Family", "VerdictSpec", "load_curves", "run_verdict", "select_nets", "verdict_spec"]
 
 CLAIM_FACTOR = 4.0
 """The paper's lower end: "1/4 to 1/10 of the time steps"."""
@@ -120,6 +120,37 @@ def verdict_spec(raw: dict[str, Any]) -> VerdictSpec:
     return spec
 
 
+def net_name(net: dict[str, Any]) -> str:
+    """``<dataset>-<arch>``, the name of a verdict net in every table."""
+    return f"{net['dataset']}-{net['arch']}"
+
+
+def select_nets(profile, names: list[str]):
+    """``profile`` with its verdict section restricted to the nets ``names`` (clear error if one
+    is not in the section)."""
+    import dataclasses
+
+    nets = profile.verdict["nets"]
+    known = [net_name(n) for n in nets]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"verdict: nets {unknown} are not in profile {profile.name!r}; it has {known}")
+    section = {**profile.verdict, "nets": [n for n in nets if net_name(n) in names]}
+    return dataclasses.replace(profile, verdict=section)
+
+
+def _merged(path: Path, df: pd.DataFrame, nets: list[str]) -> pd.DataFrame:
+    """``df`` plus the rows of an earlier run's table at ``path`` for nets not run now, so nets
+    can be run one at a time (``verdict --nets``)."""
+    if not path.is_file():
+        return df
+    old = pd.read_csv(path)
+    if "net" not in old.columns:
+        return df
+    keep = old[~old["net"].isin(nets)]
+    return pd.concat([keep, df], ignore_index=True) if len(keep) else df
+
+
 def _select_cell(spec: VerdictSpec, net: dict[str, Any], m: MethodConfig, T: int, part: str) -> Cell:
     where = spec.select if part == "select" else spec.report
     exclude = spec.report["n"] if part == "select" and where["split"] == spec.report["split"] else None
@@ -169,7 +200,7 @@ def run_verdict(
     bar = progress_bar(total=len(jobs), desc="verdict: selection cells", unit="cell", disable=not progress)
     chosen: dict[tuple[str, str], tuple[MethodConfig, int, int]] = {}
     for net in spec.nets:
-        key_net = f"{net['dataset']}-{net['arch']}"
+        key_net = net_name(net)
         for fam in spec.families:
             best = None
             for m in fam.variants():
@@ -199,7 +230,7 @@ def run_verdict(
     sel["chosen"] = [chosen[(n, f)][0].label() == v for n, f, v in zip(sel["net"], sel["family"], sel["variant"])]
     curves_dir = out / "curves"
     for net in spec.nets:
-        key_net = f"{net['dataset']}-{net['arch']}"
+        key_net = net_name(net)
         results: dict[str, CellResult] = {}
         for fam in spec.families:
             m, T, fill = chosen[(key_net, fam.name)]
@@ -267,11 +298,20 @@ def run_verdict(
         "ratios": pd.DataFrame(ratios),
         "verdict": pd.DataFrame(verdicts),
     }
+    run_nets = [net_name(n) for n in spec.nets]
     for name, df in tables.items():
-        write_csv(out / f"{name}.csv", df)
+        tables[name] = _merged(out / f"{name}.csv", df, run_nets)
+        write_csv(out / f"{name}.csv", tables[name])
+    runs = {}
+    if (out / "params.json").is_file():
+        import json
+
+        runs = json.loads((out / "params.json").read_text()).get("runs", {})
+    meta = run_metadata()
+    runs.update({n: {"verdict": profile.verdict, "run": meta} for n in run_nets})
     write_json(
         out / "params.json",
-        {"profile": profile.name, "verdict": profile.verdict, "run": run_metadata(), "claim_factor": CLAIM_FACTOR},
+        {"profile": profile.name, "claim_factor": CLAIM_FACTOR, "runs": dict(sorted(runs.items()))},
     )
     return tables
 

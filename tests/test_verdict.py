@@ -74,3 +74,32 @@ def test_the_verdict_follows_from_the_ratio_interval(verdict):
         assert r["verdict"] == expected
     on_disk = pd.read_csv(verdict[1] / "verdict.csv")
     assert set(on_disk["baseline"]) == {"rate-classic", "rate"}
+
+
+def test_cli_runs_one_net_and_keeps_the_rows_of_the_others(verdict, tmp_path, capsys):
+    from bsnn_lib.cli import main
+
+    out = tmp_path / "v"
+    out.mkdir()
+    pd.DataFrame([{"net": "other-net", "baseline": "rate", "tolerance": "1pct", "verdict": "holds"}]).to_csv(
+        out / "verdict.csv", index=False
+    )
+    argv = ["verdict", "--profile", "test", "--nets", "digits-vgg-tiny", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "t_1pct_text" in printed and f"results: {out}" in printed
+    table = pd.read_csv(out / "verdict.csv")
+    assert set(table["net"]) == {"other-net", "digits-vgg-tiny"}
+    fresh = table[table.net == "digits-vgg-tiny"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        fresh[["baseline", "tolerance", "verdict"]],
+        verdict[0]["verdict"][["baseline", "tolerance", "verdict"]].reset_index(drop=True),
+    )
+
+
+def test_cli_names_an_unknown_net(verdict, capsys):
+    from bsnn_lib.cli import main
+
+    assert main(["verdict", "--profile", "test", "--nets", "cifar10-vgg16"]) == 2
+    err = capsys.readouterr().err
+    assert "cifar10-vgg16" in err and "digits-vgg-tiny" in err
