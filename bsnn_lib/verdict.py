@@ -31,6 +31,7 @@ Profile section (all keys but ``nets`` and ``families`` optional)::
         bsnn: {method: bsnn, grid: {K: [3, 4, 5, 6, 8], rounding: [down, nearest]}}
       bsnn_family: bsnn
       baselines: [rate-classic, rate, phase]
+      in_workbook: false              # true: notebook 04 runs it (small profiles), else reads its tables
 
 Cells are cached like every other simulation, so the protocol resumes where it stopped.
 """
@@ -53,7 +54,16 @@ from bsnn_lib.io import REPO_ROOT, run_metadata, write_bytes, write_csv, write_j
 from bsnn_lib.methods import MethodConfig, method_config
 from bsnn_lib.progress import bar as progress_bar
 
-__all__ = ["Family", "VerdictSpec", "load_curves", "run_verdict", "select_nets", "verdict_spec"]
+__all__ = [
+    "TABLES",
+    "Family",
+    "VerdictSpec",
+    "load_curves",
+    "load_verdict",
+    "run_verdict",
+    "select_nets",
+    "verdict_spec",
+]
 
 CLAIM_FACTOR = 4.0
 """The paper's lower end: "1/4 to 1/10 of the time steps"."""
@@ -91,6 +101,7 @@ class VerdictSpec:
     baselines: list[str] = field(default_factory=list)
     batch_size: int = 250
     calib_size: int = 1000
+    in_workbook: bool = False  # notebook 04 runs the protocol itself (small profiles) or reads its tables
 
     def family(self, name: str) -> Family:
         return next(f for f in self.families if f.name == name)
@@ -350,3 +361,26 @@ def load_curves(path: str | Path):
     d = np.load(path)
     correct = np.unpackbits(d["correct_packed"], axis=1, count=int(d["T"])).astype(bool)
     return Curves(correct, d["ann"].astype(bool))
+
+
+TABLES = ("selection", "latency", "ratios", "verdict")
+"""The tables :func:`run_verdict` writes (``<name>.csv``)."""
+
+
+def load_verdict(out_dir: str | Path) -> dict[str, Any] | None:
+    """The tables of an earlier :func:`run_verdict` in ``out_dir`` plus ``curves``
+    (``{net: {family: Curves}}``) and ``params``; None when it has not been run there."""
+    import json
+
+    out = Path(out_dir)
+    if not all((out / f"{name}.csv").is_file() for name in TABLES):
+        return None
+    found: dict[str, Any] = {name: pd.read_csv(out / f"{name}.csv") for name in TABLES}
+    curves: dict[str, dict[str, Any]] = {}
+    for _, r in found["latency"].iterrows():
+        path = out / "curves" / f"{r['net']}-{r['family']}.npz"
+        if path.is_file():
+            curves.setdefault(r["net"], {})[r["family"]] = load_curves(path)
+    found["curves"] = curves
+    found["params"] = json.loads((out / "params.json").read_text()) if (out / "params.json").is_file() else {}
+    return found

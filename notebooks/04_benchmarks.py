@@ -32,6 +32,7 @@ figures_dir: str = "../figures/quick"  # save_fig writes <name>.png/.pdf/.json h
 results_dir: str = "../results/quick"  # tables go to <results_dir>/<this notebook>/
 device: Optional[str] = None  # "cpu" or "cuda"; None: the profile's choice (auto: cuda if available)
 peer_csv: str = "../results/peer/spikingjelly.csv"  # written by benchmarks/peer_spikingjelly.py
+run_verdict: Optional[bool] = None  # run the verdict protocol here; None: the profile's verdict.in_workbook
 
 # %%
 from IPython.display import display
@@ -119,6 +120,31 @@ if peer is not None:  # one figure for every profile: figures/peer/ beside the p
     what = " ".join(str(ps[k].iloc[0]) for k in ("dataset", "arch", "our_label") if k in ps)
     fig = plots.plot_peer_comparison(peer, title=f"Our rate-coded SNN vs SpikingJelly ann2snn ({what})")
     s.save(fig, "peer_spikingjelly", data=ps, folder=s.figures_dir.parent / "peer", source=str(peer_csv))
+
+# %% [markdown]
+# ## 7. The verdict: variants chosen on held-out images, reported with intervals
+#
+# Sections 1–3 pick the best of each family on the very images they report, with one T per net and no error bars. The verdict protocol (`bsnn_lib/verdict.py`, the profile's `verdict` section, `python -m bsnn_lib verdict`) does it the way a reviewer asks:
+#
+# - every variant of every family (rate coding: percentile × V(0); phase coding; BSNN: K × rounding × readout) is simulated on **selection images that are never reported** (the validation split held out of training), and the one with the smallest T within 0.5% of the ANN is kept;
+# - the kept variants are simulated on **other images** (1,000 for `cpu-full`), every image's answer at every t kept;
+# - T within 1% / 0.5% and the ratio T(baseline) / T(BSNN) get **95% paired-bootstrap intervals** over those images; a latency the horizon cuts off is "> T";
+# - the paper's claim ("1/4 to 1/10 of the time steps") **holds** on a net and baseline when the whole ratio interval is at or above 4×, **does not hold** when it is all below, and is **undetermined** otherwise.
+#
+# What to see: in the left panels, where each family's interval sits and whether it is cut off; in the right panels, whether the ratio's interval clears the dashed 4× line.
+
+# %%
+v = wb.benchmarks.verdict(s.results_dir, s.profile, run=run_verdict, device=s.device)  # None: the tables, if any
+if v is not None:
+    verdict_table = analysis.verdict_summary(v)
+    display(verdict_table)
+    for tag in ("1pct", "0p5pct"):
+        fig = plots.plot_verdict(v["latency"], v["ratios"], tolerance=tag, title="Verdict on the latency claim")
+        s.save(fig, f"04_verdict_{tag}", data=v["latency"], source="results/<profile>/verdict")
+    if v["curves"]:
+        fig = plots.plot_verdict_curves(v["curves"], v["latency"], title="Reported accuracy curves (chosen variants)")
+        s.save(fig, "04_verdict_curves", data=v["latency"], source="results/<profile>/verdict")
+    s.write({"verdict_summary": verdict_table}, data=v["latency"], source="results/<profile>/verdict")
 
 # %%
 # the grid's own tables are results/<profile>/*.csv; this notebook adds the summaries drawn from them

@@ -103,3 +103,28 @@ def test_cli_names_an_unknown_net(verdict, capsys):
     assert main(["verdict", "--profile", "test", "--nets", "cifar10-vgg16"]) == 2
     err = capsys.readouterr().err
     assert "cifar10-vgg16" in err and "digits-vgg-tiny" in err
+
+
+def test_load_summary_and_figures_from_the_written_tables(verdict):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from bsnn_lib import analysis, plots
+    from bsnn_lib.verdict import load_verdict
+
+    tables, out = verdict
+    found = load_verdict(out)
+    assert found is not None and load_verdict(out / "nowhere") is None
+    pd.testing.assert_frame_equal(found["ratios"], pd.read_csv(out / "ratios.csv"))
+    assert set(found["curves"]["digits-vgg-tiny"]) == {"rate", "rate-classic", "bsnn"}
+    summary = analysis.verdict_summary(found)
+    assert len(summary) == len(tables["ratios"])
+    assert list(summary["verdict (vs 4x)"]) == list(tables["ratios"]["verdict"])
+    lat = tables["latency"].set_index("family")
+    row = summary[(summary.tolerance == "1%") & (summary.baseline == tables["ratios"]["baseline_variant"].iloc[0])]
+    assert row["T_bsnn"].iloc[0] == lat.loc["bsnn", "t_1pct_text"]
+    for fig in (
+        plots.plot_verdict(found["latency"], found["ratios"]),
+        plots.plot_verdict_curves(found["curves"], found["latency"]),
+    ):
+        assert fig.axes

@@ -138,6 +138,12 @@ def test_the_grid_tables_are_at_the_top_of_the_results(workbook_run):
     assert (layers["kind"] == "relay").sum() >= 1
     claim = pd.read_csv(res / "04_benchmarks" / "claim.csv")
     assert len(claim) == 2 and claim["claim_holds"].dtype == bool
+    # the test profile's verdict runs inside notebook 04 (in_workbook) and is summarised there
+    verdict = pd.read_csv(res / "verdict" / "verdict.csv")
+    summary = pd.read_csv(res / "04_benchmarks" / "verdict_summary.csv")
+    assert list(summary["verdict (vs 4x)"]) == list(verdict["verdict"])
+    for name in ("04_verdict_1pct", "04_verdict_0p5pct", "04_verdict_curves"):
+        assert (workbook_run["figures"] / f"{name}.png").is_file(), name
 
 
 # ----------------------------------------------------------------------------------- failures

@@ -15,7 +15,7 @@ from bsnn_lib.analysis.latency import latency, latency_row, latency_summary, net
 from bsnn_lib.analysis.neurons import demo_summary, demo_table, neuron_trace
 from bsnn_lib.analysis.reference import comparison_table, reference_results
 from bsnn_lib.analysis.sin import sin_summary
-from bsnn_lib.analysis.verdict import claim_table, claim_verdict
+from bsnn_lib.analysis.verdict import claim_table, claim_verdict, verdict_summary
 
 __all__ = [
     "claim_table",
@@ -32,4 +32,5 @@ __all__ = [
     "neuron_trace",
     "reference_results",
     "sin_summary",
+    "verdict_summary",
 ]

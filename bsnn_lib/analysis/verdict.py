@@ -10,7 +10,7 @@ import pandas as pd
 from bsnn_lib.analysis.latency import net_keys
 from bsnn_lib.methods import REGISTRY
 
-__all__ = ["claim_table", "claim_verdict"]
+__all__ = ["claim_table", "claim_verdict", "verdict_summary"]
 
 
 def _t_or_inf(v: Any) -> float:
@@ -108,3 +108,28 @@ def claim_verdict(latency: pd.DataFrame) -> str:
     n = int(tab["claim_holds"].sum())
     lines.append(f"Overall: the paper's latency claim holds on {n} of {len(tab)} net(s) of this profile.")
     return "\n".join(lines)
+
+
+def verdict_summary(tables: dict[str, Any]) -> pd.DataFrame:
+    """One row per net and baseline, readable: the chosen variants, their T within 1% and 0.5%
+    with intervals ("> T" where censored), the ratio with its interval, and the verdict vs 4x."""
+    lat = tables["latency"].set_index(["net", "family"])
+    rows = []
+    for _, r in tables["ratios"].iterrows():
+        base, bsnn = lat.loc[(r["net"], r["baseline"])], lat.loc[(r["net"], "bsnn")]
+        tag = r["tolerance"]
+        bound = ">= " if r["estimate_is_lower_bound"] else ""
+        hi = "inf" if r["hi_censored"] else f"{r['hi']:.2f}"
+        rows.append(
+            {
+                "net": r["net"],
+                "tolerance": {"1pct": "1%", "0p5pct": "0.5%"}[tag],
+                "baseline": r["baseline_variant"],
+                "T_baseline": base[f"t_{tag}_text"],
+                "bsnn": r["bsnn_variant"],
+                "T_bsnn": bsnn[f"t_{tag}_text"],
+                "ratio": f"{bound}{r['estimate']:.2f} [{r['lo']:.2f}, {hi}]",
+                "verdict (vs 4x)": r["verdict"],
+            }
+        )
+    return pd.DataFrame(rows)

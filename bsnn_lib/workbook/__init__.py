@@ -5,7 +5,7 @@
 ``sin``             01: single-neuron demonstrations, the methods of the SIN analysis
 ``bistable``        02: raster data, K sweep, ablations
 ``shortcuts``       03: BSNN and rate coding with and without synchronous neurons
-``benchmarks``      04: the SpikingJelly side-by-side
+``benchmarks``      04: the verdict tables, the SpikingJelly side-by-side
 ==================  ==============================================================================
 
 The papermill runner is :mod:`bsnn_lib.runner`; result tables are in :mod:`bsnn_lib.analysis`,

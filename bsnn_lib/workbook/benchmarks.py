@@ -1,4 +1,4 @@
-"""Notebook 04 (benchmarks): the SpikingJelly side-by-side."""
+"""Notebook 04 (benchmarks): the verdict tables and the SpikingJelly side-by-side."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import pandas as pd
 
 from bsnn_lib.io import REPO_ROOT
 
-__all__ = ["PEER_COMMAND", "PEER_CSV", "load_peer_csv", "peer_summary"]
+__all__ = ["PEER_COMMAND", "PEER_CSV", "VERDICT_COMMAND", "load_peer_csv", "peer_summary", "verdict"]
+
+VERDICT_COMMAND = "python -m bsnn_lib verdict --profile {profile}"
 
 PEER_CSV = REPO_ROOT / "results" / "peer" / "spikingjelly.csv"
 PEER_SUMMARY = PEER_CSV.with_name("spikingjelly_summary.json")
@@ -65,3 +67,25 @@ def peer_summary(peer: pd.DataFrame, summary_json: str | Path | None = None) -> 
             if key in meta:
                 out[key] = meta[key]
     return out
+
+
+def verdict(results_dir: str | Path, profile, run: bool | None = None, device: str | None = None) -> dict | None:
+    """The verdict tables of ``profile`` from ``<results_dir>/verdict`` (``bsnn_lib.verdict``);
+    with ``run`` (None: the section's ``in_workbook``), the protocol is run first (cached cells
+    resume). None, with a message saying how to make them, when they do not exist."""
+    from bsnn_lib.verdict import load_verdict, run_verdict, verdict_spec
+
+    out = Path(results_dir) / "verdict"
+    if run is None:
+        run = bool(profile.verdict) and verdict_spec(profile.verdict).in_workbook
+    if run and profile.verdict:
+        run_verdict(profile, out_dir=out, device=device)
+    found = load_verdict(out)
+    if found is None:
+        how = (
+            f"run `{VERDICT_COMMAND.format(profile=profile.name)}` (long: hours on a CPU) or set run_verdict=True"
+            if profile.verdict
+            else "this profile has no verdict section (cpu-full and paper have one)"
+        )
+        print(f"no verdict tables in {out}: {how}")
+    return found

@@ -1,0 +1,154 @@
+"""The verdict: latencies with bootstrap intervals (censored ones as "> T") and the ratios
+T(baseline) / T(BSNN) against the paper's 4x, per net; and the reported accuracy curves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from bsnn_lib.plots.style import label_palette, use_style
+
+__all__ = ["plot_verdict", "plot_verdict_curves"]
+
+_TOL_TEXT = {"1pct": "1%", "0p5pct": "0.5%"}
+
+
+def _errorbar(
+    ax,
+    y: float,
+    est: float,
+    lo: float,
+    hi: float,
+    color,
+    censored_est: bool,
+    censored_hi: bool,
+    right: float,
+    censored_text: str = "> T",
+):
+    """One horizontal interval at row ``y``; a censored end is an arrow to the panel's edge."""
+    hi_draw = right if censored_hi else hi
+    ax.plot([lo, hi_draw], [y, y], color=color, lw=2.2, solid_capstyle="butt")
+    ax.plot([lo], [y], "|", color=color, ms=9)
+    if censored_hi:
+        ax.annotate("", xy=(right, y), xytext=(right / 1.25, y), arrowprops={"arrowstyle": "->", "color": color})
+    else:
+        ax.plot([hi], [y], "|", color=color, ms=9)
+    if censored_est:
+        ax.text(right, y + 0.22, censored_text, color=color, ha="right", va="bottom", fontsize=8)
+    else:
+        ax.plot([est], [y], "o", color=color, ms=6, zorder=3)
+
+
+def plot_verdict(
+    latency: pd.DataFrame, ratios: pd.DataFrame, *, tolerance: str = "1pct", title: str | None = None
+) -> Figure:
+    """Per net (row): left, each family's T within ``tolerance`` of the ANN with its 95% interval
+    (log axis; "> T" where the horizon cuts it off); right, each baseline's ratio to BSNN with its
+    interval, the paper's 4x and 10x dashed, and the verdict written beside it."""
+    use_style()
+    nets = list(dict.fromkeys(latency["net"]))
+    fig, axes = plt.subplots(len(nets), 2, figsize=(11, 0.6 * latency["family"].nunique() + 2.2), squeeze=False)
+    fig.set_figheight(max(2.6, (0.55 * latency.groupby("net").size().max() + 1.3)) * len(nets))
+    pal = label_palette(list(dict.fromkeys(latency["variant"])))
+    for (ax_l, ax_r), net in zip(axes, nets):
+        g = latency[latency["net"] == net].reset_index(drop=True)
+        right = float(g["T"].max()) * 1.6
+        for y, r in g.iterrows():
+            _errorbar(
+                ax_l,
+                y,
+                r[f"t_{tolerance}"],
+                r[f"t_{tolerance}_lo"],
+                r[f"t_{tolerance}_hi"],
+                pal[r["variant"]],
+                bool(r[f"t_{tolerance}_censored"]),
+                bool(r[f"t_{tolerance}_hi_censored"]),
+                right,
+            )
+            ax_l.plot([r["T"]], [y], "k|", ms=14, alpha=0.35)
+        ax_l.set_xscale("log")
+        ax_l.set_xlim(1, right)
+        ax_l.set_yticks(range(len(g)), [f"{f}\n{v}" for f, v in zip(g["family"], g["variant"])], fontsize=8)
+        ax_l.invert_yaxis()
+        ax_l.set_xlabel(f"T within {_TOL_TEXT[tolerance]} of the ANN (95% CI; grey tick: horizon)")
+        ann = g["ann_accuracy"].iloc[0]
+        ax_l.set_title(f"{net}: ANN {100 * ann:.2f}%, {int(g['n_images'].iloc[0])} report images", fontsize=10)
+        q = ratios[(ratios["net"] == net) & (ratios["tolerance"] == tolerance)].reset_index(drop=True)
+        finite = [v for v in (*q["lo"], *q["hi"], *q["estimate"]) if np.isfinite(v) and v > 0]
+        r_right = max([20.0, *finite]) * 1.6
+        for y, r in q.iterrows():
+            color = {"holds": "tab:green", "does not hold": "tab:red"}.get(r["verdict"], "tab:gray")
+            est, lo, hi = r["estimate"], r["lo"], r["hi"]
+            if np.isfinite(lo):
+                _errorbar(
+                    ax_r,
+                    y,
+                    est,
+                    lo,
+                    hi,
+                    color,
+                    not np.isfinite(est),
+                    not np.isfinite(hi),
+                    r_right,
+                    censored_text="undefined",
+                )
+                if r["estimate_is_lower_bound"] and np.isfinite(est):
+                    ax_r.plot([est], [y], ">", color=color, ms=7, zorder=4)
+            label = f" {r['verdict']}"
+            ax_r.text(1.02, y, label, transform=ax_r.get_yaxis_transform(), va="center", fontsize=8, color=color)
+        ax_r.set_xlim(min([0.5, *finite]) / 1.3, r_right)
+        for v in (4, 10):
+            ax_r.axvline(v, ls="--", color="0.4", lw=0.8)
+        ax_r.axvline(1, color="0.7", lw=0.8)
+        ax_r.set_xscale("log")
+        ax_r.set_yticks(range(len(q)), [f"{b}\n/ BSNN" for b in q["baseline"]], fontsize=8)
+        ax_r.invert_yaxis()
+        ax_r.set_xlabel("T(baseline) / T(BSNN) (95% CI; dashed: the paper's 4x and 10x)")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_verdict_curves(
+    curves: Mapping[str, Mapping[str, object]], latency: pd.DataFrame, *, title: str | None = None
+) -> Figure:
+    """Accuracy against t of every reported family (log t), one panel per net; the ANN's accuracy
+    and the 1% band dashed, each family's T within 1% marked (an open circle at T when censored).
+
+    ``curves`` is ``{net: {family: Curves}}`` (:func:`bsnn_lib.verdict.load_curves`)."""
+    use_style()
+    nets = list(curves)
+    fig, axes = plt.subplots(1, len(nets), figsize=(6.2 * len(nets), 4.2), squeeze=False)
+    for ax, net in zip(axes[0], nets):
+        g = latency[latency["net"] == net].set_index("family")
+        pal = label_palette(list(g["variant"]))
+        ann = None
+        for fam, c in curves[net].items():
+            acc = c.correct.mean(axis=0)
+            ann = c.ann.mean()
+            color = pal[g.loc[fam, "variant"]]
+            t = np.arange(1, len(acc) + 1)
+            ax.plot(t, 100 * acc, color=color, lw=1.4, label=f"{fam}: {g.loc[fam, 'variant']}")
+            if g.loc[fam, "t_1pct_censored"]:
+                ax.plot([len(acc)], [100 * acc[-1]], "o", mfc="white", color=color, ms=6)
+            else:
+                k = int(g.loc[fam, "t_1pct"])
+                ax.plot([k], [100 * acc[k - 1]], "o", color=color, ms=5)
+        if ann is not None:
+            ax.axhline(100 * ann, color="k", ls="--", lw=0.9, label="ANN")
+            ax.axhspan(100 * (ann - 0.01), 100 * ann, color="0.85", alpha=0.5, lw=0)
+            ax.set_ylim(max(0, 100 * ann - 25), 100 * ann + 3)
+        ax.set_xscale("log")
+        ax.set_xlabel("time step t")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_title(net, fontsize=10)
+        ax.legend(fontsize=7, loc="lower right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
