@@ -38,6 +38,7 @@ from bsnn_lib.io import REPO_ROOT, run_metadata
 from bsnn_lib.methods import COMMON, OPTIONS, REGISTRY, MethodConfigError, method_config
 from bsnn_lib.models import ARCHS, POOLS, UnknownArchError, UnknownPoolError
 from bsnn_lib.profiles import ProfileError, load_profile
+from bsnn_lib.qcfs import ACTIVATIONS
 from bsnn_lib.runner import NOTEBOOKS, WorkbookError
 from bsnn_lib.simulate import ENGINES
 from bsnn_lib.train import OPTIMIZERS, SCHEDULES, InvalidConfigError, TrainConfig, default_config
@@ -134,6 +135,8 @@ _TRAIN_OVERRIDES = (
     "label_smoothing",
     "augment",
     "holdout",
+    "activation",
+    "qcfs_levels",
 )
 
 
@@ -164,6 +167,12 @@ def _add_train_options(parser: argparse.ArgumentParser, prefix: str = "") -> Non
         action=argparse.BooleanOptionalAction,
         help="never train on the fixed validation split (default: per dataset)",
     )
+    g.add_argument(
+        "--activation",
+        choices=ACTIVATIONS,
+        help="relu, or qcfs: quantization-clip-floor-shift with a learned threshold (Bu et al. 2022)",
+    )
+    g.add_argument("--qcfs-levels", type=positive_int, metavar="L", help="QCFS levels (2^K - 1 matches BSNN K bits)")
 
 
 def add_train_parser(subparsers: Subparsers) -> None:

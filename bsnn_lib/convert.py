@@ -30,6 +30,7 @@ from torch import nn
 from bsnn_lib.methods import MethodConfig, Schedule
 from bsnn_lib.network import SpikingNetwork
 from bsnn_lib.neurons import Readout, SpikeMaxPool, SpikingNeuron
+from bsnn_lib.qcfs import qcfs_thresholds
 
 
 class ConversionError(Exception):
@@ -52,10 +53,19 @@ FUNCTIONAL_RELUS = {F.relu, torch.relu, F.relu_, torch.relu_}
 # ---------------------------------------------------------------------------------------------
 # 1. trace
 # ---------------------------------------------------------------------------------------------
+class _Tracer(fx.Tracer):
+    """torch.fx's tracer, with every ``nn.ReLU`` subclass (e.g. :class:`~bsnn_lib.qcfs.QCFS`)
+    kept as one module: each becomes one spiking layer."""
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return isinstance(m, nn.ReLU) or super().is_leaf_module(m, module_qualified_name)
+
+
 def trace(model: nn.Module) -> fx.GraphModule:
     """Trace a copy of ``model`` and check that every node can be converted."""
     try:
-        gm = fx.symbolic_trace(copy.deepcopy(model).eval())
+        root = copy.deepcopy(model).eval()
+        gm = fx.GraphModule(root, _Tracer().trace(root), root.__class__.__name__)
     except Exception as err:  # fx raises many types; the user needs the model name and cause
         raise ConversionError(
             f"torch.fx could not trace {type(model).__name__}: {err}. Data-dependent control flow "
@@ -485,6 +495,7 @@ def convert(
     gm = gm.cpu()
     method = cfg.spec
     schedule = method.schedule(cfg)
+    lambdas = qcfs_thresholds(gm, lambdas, schedule)  # learned thresholds of QCFS activations
     encoder = method.encoder(cfg, schedule, mean or (0.0,), std or (1.0,))
     neurons: dict[str, SpikingNeuron] = {}
 

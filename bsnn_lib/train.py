@@ -52,6 +52,7 @@ from bsnn_lib.checkpoints import (
 from bsnn_lib.data import evenly_spaced, get_spec, load_dataset, make_loader, training_indices
 from bsnn_lib.models import build_model
 from bsnn_lib.progress import bar as progress_bar
+from bsnn_lib.qcfs import to_qcfs
 from bsnn_lib.train_config import (
     DEFAULT_CONFIGS,
     OPTIMIZERS,
@@ -88,6 +89,15 @@ CHECKPOINT_KIND = "bsnn-ann-v1"
 
 
 # ------------------------------------------------------------------------------------- helpers
+
+
+def model_of(config: TrainConfig) -> nn.Module:
+    """The untrained model ``config`` describes: the zoo's ``arch`` for its dataset, width and
+    pooling, with QCFS activations when ``config.activation == "qcfs"``."""
+    model = build_model(config.arch, config.dataset, width=config.width, pool=config.pool)
+    if config.activation == "qcfs":
+        to_qcfs(model, config.qcfs_levels)
+    return model
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -354,7 +364,6 @@ class _TrainingRun:
         self.device = device
         self.rank, self.world_size = dist_utils.world() if parallel else (0, 1)
         self.progress = progress and self.rank == 0
-        spec = get_spec(config.dataset)
         train_set = training_set(config)
         if self.world_size > 1:
             self.sampler: DistributedSampler | None = DistributedSampler(
@@ -370,9 +379,7 @@ class _TrainingRun:
             self.train_loader = make_loader(
                 train_set, config.batch_size, shuffle=True, seed=config.seed, num_workers=_num_workers()
             )
-        self.model = build_model(config.arch, spec, width=config.width, pool=config.pool).to(
-            device, memory_format=memory_format(device)
-        )
+        self.model = model_of(config).to(device, memory_format=memory_format(device))
         self.net: nn.Module = self.model
         if self.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -662,7 +669,7 @@ def _load_trained(config: TrainConfig, path: Path) -> tuple[nn.Module, dict[str,
     state = load_checkpoint(path)
     if state.get("kind") != CHECKPOINT_KIND or not _same_config(state.get("config"), config):
         raise CorruptCheckpointError(path, "it holds a different config than its name says")
-    model = build_model(config.arch, config.dataset, width=config.width, pool=config.pool)
+    model = model_of(config)
     try:
         model.load_state_dict(state["model_state"])
     except RuntimeError as exc:

@@ -11,6 +11,7 @@ from typing import Any
 from bsnn_lib.checkpoints import config_key
 from bsnn_lib.data import data_root, get_spec
 from bsnn_lib.models import ARCHS, POOLS, UnknownArchError, UnknownPoolError
+from bsnn_lib.qcfs import ACTIVATIONS
 
 __all__ = ["DEFAULT_CONFIGS", "OPTIMIZERS", "SCHEDULES", "InvalidConfigError", "TrainConfig", "default_config"]
 
@@ -42,6 +43,10 @@ class TrainConfig:
             optimizer and BatchNorm statistics stay fp32; 1.2-1.5x faster on the 2-core CPU here).
         holdout: never train on the fixed validation split (``load_dataset(name, "val")``,
             :func:`bsnn_lib.data.validation_indices`), so method variants can be chosen on it.
+        activation: ``relu``, or ``qcfs`` (:mod:`bsnn_lib.qcfs`: every ReLU trained as a
+            quantization-clip-floor-shift activation with ``qcfs_levels`` levels and a learned
+            threshold, the modern baseline of conversion).
+        qcfs_levels: L of the QCFS activation (2^K - 1 matches a K-bit bistable cycle).
     """
 
     dataset: str
@@ -62,6 +67,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     holdout: bool = False
     precision: str = "fp32"
+    activation: str = "relu"
+    qcfs_levels: int = 15
 
     def __post_init__(self) -> None:
         self._normalize_types()
@@ -71,7 +78,7 @@ class TrainConfig:
         """Coerce numbers so that e.g. ``width=1`` and ``width=1.0`` give the same key."""
         for name in ("width", "lr", "momentum", "weight_decay", "label_smoothing"):
             object.__setattr__(self, name, float(getattr(self, name)))
-        for name in ("epochs", "batch_size", "seed"):
+        for name in ("epochs", "batch_size", "seed", "qcfs_levels"):
             object.__setattr__(self, name, int(getattr(self, name)))
         if self.train_subset is not None:
             object.__setattr__(self, "train_subset", int(self.train_subset))
@@ -82,6 +89,8 @@ class TrainConfig:
             raise UnknownArchError(self.arch)
         if self.pool not in POOLS:
             raise UnknownPoolError(self.pool)
+        _require(self.activation in ACTIVATIONS, f"activation {self.activation!r}: use one of {ACTIVATIONS}")
+        _require(self.qcfs_levels >= 1, f"qcfs_levels must be >= 1, got {self.qcfs_levels}")
         _require(self.optimizer in OPTIMIZERS, f"optimizer {self.optimizer!r}: use one of {OPTIMIZERS}")
         _require(self.schedule in SCHEDULES, f"schedule {self.schedule!r}: use one of {SCHEDULES}")
         _require(self.width > 0, f"width must be > 0, got {self.width}")
@@ -123,7 +132,7 @@ class TrainConfig:
         return data_root() / "checkpoints" / f"{self.dataset}-{self.arch}-{self.key()}.pt"
 
 
-_LATE_FIELDS: dict[str, Any] = {"holdout": False, "precision": "fp32"}
+_LATE_FIELDS: dict[str, Any] = {"holdout": False, "precision": "fp32", "activation": "relu", "qcfs_levels": 15}
 """TrainConfig fields keyed only when set (see :meth:`TrainConfig.key`)."""
 
 
