@@ -95,3 +95,21 @@ def test_with_sn_shortcut_and_branch_land_in_the_same_integrating_cycle(block, s
     short_no = _input_steps(without, x, T, shortcut_src)
     states = {post_no.schedule.state(post_no.depth, t) for t in short_no}
     assert "fire" in states and "integrate" not in states
+
+
+@pytest.mark.parametrize("kind", ["vgg", "resnet"])
+@pytest.mark.parametrize("K", [3, 4])
+def test_double_buffered_clear_mode_equals_the_quantized_ann_every_K_steps(kind, K):
+    model = build(kind)
+    _, loader = make_data(model, n=32)
+    snn = convert(model, loader, method_config("bsnn-double", K=K, residual="clear"), mean=MEAN, std=STD).double()
+    plain, _ = _convert(kind, K=K, residual="clear")
+    x = next(iter(loader))[0].double()
+    qlogits, _ = snn.ann(x, quantized=True)
+    torch.testing.assert_close(qlogits, plain.ann(x, quantized=True)[0])  # the same quantized ANN
+    first_out = snn.readout.depth * K
+    assert snn.fill_steps == plain.fill_steps  # the same fill ...
+    for frames in (1, 2, 3, 4):  # ... but a frame every K steps instead of 2K
+        _run(snn, x, first_out + (frames - 1) * K, engine="reference")
+        torch.testing.assert_close(snn.readout.acc / frames, qlogits, atol=1e-9, rtol=1e-9)
+        snn.reset()

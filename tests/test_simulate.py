@@ -31,6 +31,12 @@ CASES = [
     ("resnet", "bsnn", {"K": 3, "rounding": "nearest", "residual": "clear", "readout": "frame"}),
     ("vgg", "phase", {"K": 4, "rounding": "nearest", "readout": "frame"}),
     ("vgg", "bsnn-rate", {"K": 4, "rounding": "nearest"}),
+    ("vgg", "bsnn-double", {"K": 4}),
+    ("vgg", "bsnn-double", {"K": 3, "residual": "clear", "rounding": "nearest", "bias": "first"}),
+    ("vgg", "bsnn-double", {"K": 4, "gate": False}),
+    ("resnet", "bsnn-double", {"K": 4}),
+    ("resnet", "bsnn-double", {"K": 3, "sn": False, "offphase": "defer"}),
+    ("vgg-max", "bsnn-double", {"K": 4}),
 ]
 
 
