@@ -97,11 +97,15 @@ class VerdictSpec:
     tolerance_select: float = 0.005
     n_boot: int = 2000
     seed: int = 0
-    bsnn_family: str = "bsnn"
+    bsnn_family: str | list[str] = "bsnn"  # one family or several, each judged against every baseline
     baselines: list[str] = field(default_factory=list)
     batch_size: int = 250
     calib_size: int = 1000
     in_workbook: bool = False  # notebook 04 runs the protocol itself (small profiles) or reads its tables
+
+    @property
+    def bsnn_families(self) -> list[str]:
+        return [self.bsnn_family] if isinstance(self.bsnn_family, str) else list(self.bsnn_family)
 
     def family(self, name: str) -> Family:
         return next(f for f in self.families if f.name == name)
@@ -125,7 +129,7 @@ def verdict_spec(raw: dict[str, Any]) -> VerdictSpec:
     for f in spec.families:
         f.variants()  # every option and value checked now, with a clear error
     names = {f.name for f in spec.families}
-    missing = [n for n in [spec.bsnn_family, *spec.baselines] if n not in names]
+    missing = [n for n in [*spec.bsnn_families, *spec.baselines] if n not in names]
     if missing:
         raise ValueError(f"verdict: families {missing} are named but not defined; defined: {sorted(names)}")
     return spec
@@ -279,29 +283,9 @@ def run_verdict(
                     }
                 )
             latency.append(row)
-        b = spec.bsnn_family
-        for base in spec.baselines:
-            T_base = chosen[(key_net, base)][1]
-            for tol, tag in ((0.01, "1pct"), (0.005, "0p5pct")):
-                r = ratio_interval(boot[base][tol], boot[b][tol], T_base)
-                verdict = (
-                    "holds"
-                    if r["lo"] >= CLAIM_FACTOR and r["denominator_censored_share"] <= 0.025
-                    else "does not hold"
-                    if r["hi"] < CLAIM_FACTOR and r["denominator_censored_share"] <= 0.025
-                    else "undetermined"
-                )
-                ratios.append(
-                    {
-                        "net": key_net,
-                        "baseline": base,
-                        "baseline_variant": chosen[(key_net, base)][0].label(),
-                        "bsnn_variant": chosen[(key_net, b)][0].label(),
-                        "tolerance": tag,
-                        **r,
-                        "verdict": verdict,
-                    }
-                )
+        for b in spec.bsnn_families:
+            for base in spec.baselines:
+                ratios.extend(_ratio_rows(key_net, base, b, chosen, boot))
         verdicts.extend(_verdict_rows(key_net, ratios))
     tables = {
         "selection": sel,
@@ -327,11 +311,41 @@ def run_verdict(
     return tables
 
 
+def _ratio_rows(net: str, base: str, b: str, chosen: dict, boot: dict) -> list[dict]:
+    """T(base) / T(b) at both tolerances, with the verdict against :data:`CLAIM_FACTOR`."""
+    rows = []
+    T_base = chosen[(net, base)][1]
+    for tol, tag in ((0.01, "1pct"), (0.005, "0p5pct")):
+        r = ratio_interval(boot[base][tol], boot[b][tol], T_base)
+        decided = r["denominator_censored_share"] <= 0.025
+        verdict = (
+            "holds"
+            if r["lo"] >= CLAIM_FACTOR and decided
+            else "does not hold"
+            if r["hi"] < CLAIM_FACTOR and decided
+            else "undetermined"
+        )
+        rows.append(
+            {
+                "net": net,
+                "baseline": base,
+                "bsnn_family": b,
+                "baseline_variant": chosen[(net, base)][0].label(),
+                "bsnn_variant": chosen[(net, b)][0].label(),
+                "tolerance": tag,
+                **r,
+                "verdict": verdict,
+            }
+        )
+    return rows
+
+
 def _verdict_rows(net: str, ratios: list[dict]) -> list[dict]:
     return [
         {
             "net": net,
             "baseline": r["baseline"],
+            "bsnn_family": r["bsnn_family"],
             "tolerance": r["tolerance"],
             "ratio": r["estimate"],
             "ratio_lo": r["lo"],

@@ -35,7 +35,7 @@ def test_selection_images_are_disjoint_from_the_report_images(verdict):
 def test_each_family_has_one_chosen_variant_with_the_best_selection_score(verdict):
     tables, _ = verdict
     sel = tables["selection"]
-    assert sel.groupby("family")["chosen"].sum().tolist() == [1, 1, 1]
+    assert sel.groupby("family")["chosen"].sum().tolist() == [1, 1, 1, 1]
     assert set(sel.loc[sel.family == "bsnn", "variant"]) == {
         "bsnn K=3",
         "bsnn K=4",
@@ -48,7 +48,7 @@ def test_each_family_has_one_chosen_variant_with_the_best_selection_score(verdic
 def test_reported_latencies_have_intervals_and_censoring(verdict):
     tables, out = verdict
     lat = tables["latency"]
-    assert set(lat["family"]) == {"rate", "rate-classic", "bsnn"} and (lat["n_images"] == 150).all()
+    assert set(lat["family"]) == {"rate", "rate-classic", "bsnn", "bsnn-double"} and (lat["n_images"] == 150).all()
     for _, r in lat.iterrows():
         if r["t_1pct_censored"]:
             assert r["t_1pct_text"].startswith("> ")
@@ -74,6 +74,7 @@ def test_the_verdict_follows_from_the_ratio_interval(verdict):
         assert r["verdict"] == expected
     on_disk = pd.read_csv(verdict[1] / "verdict.csv")
     assert set(on_disk["baseline"]) == {"rate-classic", "rate"}
+    assert set(on_disk["bsnn_family"]) == {"bsnn", "bsnn-double"} and len(on_disk) == 2 * 2 * 2
 
 
 def test_cli_runs_one_net_and_keeps_the_rows_of_the_others(verdict, tmp_path, capsys):
@@ -92,8 +93,8 @@ def test_cli_runs_one_net_and_keeps_the_rows_of_the_others(verdict, tmp_path, ca
     assert set(table["net"]) == {"other-net", "digits-vgg-tiny"}
     fresh = table[table.net == "digits-vgg-tiny"].reset_index(drop=True)
     pd.testing.assert_frame_equal(
-        fresh[["baseline", "tolerance", "verdict"]],
-        verdict[0]["verdict"][["baseline", "tolerance", "verdict"]].reset_index(drop=True),
+        fresh[["baseline", "bsnn_family", "tolerance", "verdict"]],
+        verdict[0]["verdict"][["baseline", "bsnn_family", "tolerance", "verdict"]].reset_index(drop=True),
     )
 
 
@@ -116,13 +117,13 @@ def test_load_summary_and_figures_from_the_written_tables(verdict):
     found = load_verdict(out)
     assert found is not None and load_verdict(out / "nowhere") is None
     pd.testing.assert_frame_equal(found["ratios"], pd.read_csv(out / "ratios.csv"))
-    assert set(found["curves"]["digits-vgg-tiny"]) == {"rate", "rate-classic", "bsnn"}
+    assert set(found["curves"]["digits-vgg-tiny"]) == {"rate", "rate-classic", "bsnn", "bsnn-double"}
     summary = analysis.verdict_summary(found)
     assert len(summary) == len(tables["ratios"])
     assert list(summary["verdict (vs 4x)"]) == list(tables["ratios"]["verdict"])
     lat = tables["latency"].set_index("family")
-    row = summary[(summary.tolerance == "1%") & (summary.baseline == tables["ratios"]["baseline_variant"].iloc[0])]
-    assert row["T_bsnn"].iloc[0] == lat.loc["bsnn", "t_1pct_text"]
+    first = tables["ratios"].iloc[0]
+    assert summary["T_bsnn"].iloc[0] == lat.loc[first["bsnn_family"], f"t_{first['tolerance']}_text"]
     for fig in (
         plots.plot_verdict(found["latency"], found["ratios"]),
         plots.plot_verdict_curves(found["curves"], found["latency"]),

@@ -116,7 +116,8 @@ def verdict_summary(tables: dict[str, Any]) -> pd.DataFrame:
     lat = tables["latency"].set_index(["net", "family"])
     rows = []
     for _, r in tables["ratios"].iterrows():
-        base, bsnn = lat.loc[(r["net"], r["baseline"])], lat.loc[(r["net"], "bsnn")]
+        fam = r.get("bsnn_family", "bsnn")
+        base, bsnn = lat.loc[(r["net"], r["baseline"])], lat.loc[(r["net"], fam)]
         tag = r["tolerance"]
         bound = ">= " if r["estimate_is_lower_bound"] else ""
         hi = "inf" if r["hi_censored"] else f"{r['hi']:.2f}"

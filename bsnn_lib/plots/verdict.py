@@ -105,7 +105,11 @@ def plot_verdict(
             ax_r.axvline(v, ls="--", color="0.4", lw=0.8)
         ax_r.axvline(1, color="0.7", lw=0.8)
         ax_r.set_xscale("log")
-        ax_r.set_yticks(range(len(q)), [f"{b}\n/ BSNN" for b in q["baseline"]], fontsize=8)
+        ax_r.set_yticks(
+            range(len(q)),
+            [f"{b}\n/ {f}" for b, f in zip(q["baseline"], q.get("bsnn_family", ["bsnn"] * len(q)))],
+            fontsize=8,
+        )
         ax_r.invert_yaxis()
         ax_r.set_xlabel("T(baseline) / T(BSNN) (95% CI; dashed: the paper's 4x and 10x)")
     if title:
