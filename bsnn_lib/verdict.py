@@ -18,7 +18,9 @@ For every net of a profile's ``verdict`` section:
 Profile section (all keys but ``nets`` and ``families`` optional)::
 
     verdict:
-      nets: [{dataset: cifar10, arch: vgg16}]
+      nets:                           # a net may override select / report and families' T
+        - {dataset: cifar10, arch: vgg16}
+        - {dataset: cifar10, arch: resnet20, select: {n: 250}, T: {rate: 512}}
       select: {split: val, n: 500}
       report: {split: test-lossless-1k, n: 1000}
       bsnn_frames: 8                  # BSNN horizon: its pipeline fill + 8 frames of 2K steps
@@ -129,6 +131,10 @@ def verdict_spec(raw: dict[str, Any]) -> VerdictSpec:
     for f in spec.families:
         f.variants()  # every option and value checked now, with a clear error
     names = {f.name for f in spec.families}
+    for net in spec.nets:
+        unknown = sorted(set(net.get("T", {})) - names)
+        if unknown:
+            raise ValueError(f"verdict: net {net_name(net)} sets T of families {unknown}, which are not defined")
     missing = [n for n in [*spec.bsnn_families, *spec.baselines] if n not in names]
     if missing:
         raise ValueError(f"verdict: families {missing} are named but not defined; defined: {sorted(names)}")
@@ -166,9 +172,16 @@ def _merged(path: Path, df: pd.DataFrame, nets: list[str]) -> pd.DataFrame:
     return pd.concat([keep, df], ignore_index=True) if len(keep) else df
 
 
+def _images(spec: VerdictSpec, net: dict[str, Any], part: str) -> dict[str, Any]:
+    """The section's ``select`` / ``report`` images, updated by the net's own entry (if any)."""
+    base = spec.select if part == "select" else spec.report
+    return {**base, **net.get(part, {})}
+
+
 def _select_cell(spec: VerdictSpec, net: dict[str, Any], m: MethodConfig, T: int, part: str) -> Cell:
-    where = spec.select if part == "select" else spec.report
-    exclude = spec.report["n"] if part == "select" and where["split"] == spec.report["split"] else None
+    select, report = _images(spec, net, "select"), _images(spec, net, "report")
+    where = select if part == "select" else report
+    exclude = report["n"] if part == "select" and where["split"] == report["split"] else None
     return cell(
         net["dataset"],
         net["arch"],
@@ -189,8 +202,9 @@ def _horizon(spec: VerdictSpec, fam: Family, net: dict[str, Any], m: MethodConfi
     probe = _select_cell(spec, net, m, 1, "select")
     snn, _ = build_snn(probe, device=device, progress=False)
     fill = snn.fill_steps
-    if fam.T is not None:
-        return int(fam.T), fill
+    T = net.get("T", {}).get(fam.name, fam.T)
+    if T is not None:
+        return int(T), fill
     return fill - 1 + spec.bsnn_frames * 2 * snn.schedule.K, fill
 
 
@@ -231,7 +245,7 @@ def run_verdict(
                         "T": T,
                         "fill": fill,
                         "n_images": r.n,
-                        "split": spec.select["split"],
+                        "split": _images(spec, net, "select")["split"],
                         **row,
                         **{k: v for k, v in m.options().items()},
                     }
@@ -263,7 +277,7 @@ def run_verdict(
                 "variant": m.label(),
                 "T": T,
                 "n_images": r.n,
-                "split": spec.report["split"],
+                "split": _images(spec, net, "report")["split"],
                 "ann_accuracy": r.ann_accuracy,
                 "final_accuracy": r.correct[-1] / r.n,
                 "fill": fill if m.spec.role != "baseline" else 1,

@@ -129,3 +129,22 @@ def test_load_summary_and_figures_from_the_written_tables(verdict):
         plots.plot_verdict_curves(found["curves"], found["latency"]),
     ):
         assert fig.axes
+
+
+def test_a_net_can_override_its_images_and_a_familys_horizon(verdict):
+    import dataclasses
+
+    from bsnn_lib.verdict import _horizon, _select_cell, verdict_spec
+
+    prof = load_profile("test")
+    net = {"dataset": "digits", "arch": "vgg-tiny", "select": {"n": 40}, "T": {"rate": 24}}
+    raw = {**prof.verdict, "nets": [net]}
+    spec = verdict_spec(raw)
+    m = spec.family("rate").variants()[0]
+    c = _select_cell(spec, net, m, 24, "select")
+    assert (c.n_test, c.split) == (40, "test") and _select_cell(spec, net, m, 24, "report").n_test == 150
+    assert _horizon(spec, spec.family("rate"), net, m, "cpu")[0] == 24
+    assert _horizon(spec, spec.family("rate-classic"), net, m, "cpu")[0] == 48
+    with pytest.raises(ValueError, match="nowhere"):
+        verdict_spec({**raw, "nets": [{**net, "T": {"nowhere": 5}}]})
+    assert dataclasses.replace(prof, verdict=raw).verdict["nets"][0]["select"] == {"n": 40}
