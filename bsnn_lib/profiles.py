@@ -22,6 +22,8 @@ file. Schema (every key optional except ``name`` and ``nets``)::
       residual: [clear]
     sin_T: 64               # notebook 01: T of the SIN analysis
     verdict: {...}          # notebook 04: the selection / report / bootstrap protocol (bsnn_lib.verdict)
+    beyond: {...}           # notebook 05: the same protocol for the options beyond the paper
+                            # (bsnn-double, QCFS-trained nets: a net may set `name` and `train`)
 
 Use :func:`load_profile` (a name in ``profiles/`` or a path) and :meth:`Profile.cells`.
 """
@@ -66,6 +68,7 @@ class Profile:
     ablations: dict[str, list[Any]] = field(default_factory=dict)
     sin_T: int = 64
     verdict: dict[str, Any] | None = None
+    beyond: dict[str, Any] | None = None
     path: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -123,13 +126,14 @@ def load_profile(name_or_path: str | Path) -> Profile:
             )
     profile = Profile(**raw, path=str(path), raw=raw)
     profile.method_configs()  # validate every method entry now, with a clear error
-    if profile.verdict is not None:
-        from bsnn_lib.verdict import verdict_spec
+    from bsnn_lib.verdict import verdict_spec
 
-        try:
-            verdict_spec(profile.verdict)
-        except (KeyError, TypeError, ValueError) as err:
-            raise ProfileError(f"{path}: verdict section: {err}") from err
+    for key in ("verdict", "beyond"):
+        if getattr(profile, key) is not None:
+            try:
+                verdict_spec(getattr(profile, key))
+            except (KeyError, TypeError, ValueError) as err:
+                raise ProfileError(f"{path}: {key} section: {err}") from err
     return profile
 
 

@@ -32,6 +32,7 @@ NOTEBOOKS: tuple[str, ...] = (
     "02_bistable_neurons",
     "03_shortcut_sync",
     "04_benchmarks",
+    "05_beyond_the_paper",
 )
 """The notebook series, in the order it runs (names of ``notebooks/<name>.ipynb``)."""
 

@@ -142,8 +142,8 @@ def verdict_spec(raw: dict[str, Any]) -> VerdictSpec:
 
 
 def net_name(net: dict[str, Any]) -> str:
-    """``<dataset>-<arch>``, the name of a verdict net in every table."""
-    return f"{net['dataset']}-{net['arch']}"
+    """The net's ``name``, else ``<dataset>-<arch>``: its name in every table."""
+    return str(net.get("name") or f"{net['dataset']}-{net['arch']}")
 
 
 def select_nets(profile, names: list[str]):
@@ -218,11 +218,17 @@ def _score(res) -> tuple[float, float, float]:
 
 
 def run_verdict(
-    profile, out_dir: str | Path | None = None, device: str | None = None, progress: bool = True
+    profile,
+    out_dir: str | Path | None = None,
+    device: str | None = None,
+    progress: bool = True,
+    section: dict[str, Any] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Run the protocol of the module docstring for ``profile`` (a Profile with a ``verdict``
-    section); write and return the tables ``selection``, ``latency``, ``ratios``, ``verdict``."""
-    spec = verdict_spec(profile.verdict)
+    section, or the given ``section``, e.g. its ``beyond``); write and return the tables
+    ``selection``, ``latency``, ``ratios``, ``verdict``."""
+    section = section if section is not None else profile.verdict
+    spec = verdict_spec(section)
     out = Path(out_dir) if out_dir else REPO_ROOT / "results" / profile.name / "verdict"
     selection, latency, ratios, verdicts = [], [], [], []
     jobs = [(net, fam, m) for net in spec.nets for fam in spec.families for m in fam.variants()]
@@ -317,7 +323,7 @@ def run_verdict(
 
         runs = json.loads((out / "params.json").read_text()).get("runs", {})
     meta = run_metadata()
-    runs.update({n: {"verdict": profile.verdict, "run": meta} for n in run_nets})
+    runs.update({n: {"verdict": section, "run": meta} for n in run_nets})
     write_json(
         out / "params.json",
         {"profile": profile.name, "claim_factor": CLAIM_FACTOR, "runs": dict(sorted(runs.items()))},

@@ -12,7 +12,7 @@ of the run that made the figure) atomically.
 ``sin``                         SIN per layer and against t, error decomposition per layer
 ``dynamics``                    spike rasters + membrane traces, single neurons, shortcut timing
 ``benchmarks``                  T within 1% / 0.5% of the ANN, SOPs and energy
-``verdict``                     latency and ratio intervals against 4x, the reported curves
+``verdict``                     latency and ratio intervals against 4x, the reported curves, fill vs bits
 ``explorer``                    the ipywidgets SIN explorer
 ==============================  ===============================================================
 """
@@ -23,7 +23,7 @@ from bsnn_lib.plots.dynamics import plot_neuron_traces, plot_shortcut_timing, pl
 from bsnn_lib.plots.explorer import has_frontend, sin_explorer
 from bsnn_lib.plots.sin import plot_error_decomposition, plot_sin_per_layer, plot_sin_vs_t
 from bsnn_lib.plots.style import FAMILY_PALETTES, STATE_COLORS, label_palette, method_family, save_fig, use_style
-from bsnn_lib.plots.verdict import plot_verdict, plot_verdict_curves
+from bsnn_lib.plots.verdict import plot_fill_vs_bits, plot_verdict, plot_verdict_curves
 
 __all__ = [
     "FAMILY_PALETTES",
@@ -34,6 +34,7 @@ __all__ = [
     "plot_accuracy_vs_t",
     "plot_energy",
     "plot_error_decomposition",
+    "plot_fill_vs_bits",
     "plot_k_sweep",
     "plot_latency",
     "plot_neuron_traces",

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from bsnn_lib.plots.style import label_palette, use_style
 
-__all__ = ["plot_verdict", "plot_verdict_curves"]
+__all__ = ["plot_fill_vs_bits", "plot_verdict", "plot_verdict_curves"]
 
 _TOL_TEXT = {"1pct": "1%", "0p5pct": "0.5%"}
 
@@ -152,6 +152,38 @@ def plot_verdict_curves(
         ax.set_ylabel("accuracy (%)")
         ax.set_title(net, fontsize=10)
         ax.legend(fontsize=7, loc="lower right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_fill_vs_bits(selection: pd.DataFrame, *, title: str | None = None) -> Figure:
+    """Per net: the pipeline fill (dashed) and T within 0.5% of the ANN (solid; an open marker
+    at the horizon where it is cut off) against the bits per cycle K, one line per BSNN family
+    and rounding, from the selection table of :func:`bsnn_lib.verdict.run_verdict`."""
+    use_style()
+    sel = selection[selection["K"].notna() & (selection["fill"] > 1)] if "K" in selection else selection.iloc[:0]
+    nets = list(dict.fromkeys(sel["net"]))
+    fig, axes = plt.subplots(1, max(1, len(nets)), figsize=(5.6 * max(1, len(nets)), 4.0), squeeze=False)
+    for ax, net in zip(axes[0], nets):
+        g = sel[sel["net"] == net].copy()
+        g["line"] = g["family"] + (" " + g["rounding"].astype(str) if "rounding" in g else "")
+        if "readout" in g:
+            g = g[g["readout"].fillna("step") == "step"]
+        pal = label_palette(list(dict.fromkeys(g["line"])))
+        for line, h in g.groupby("line", sort=False):
+            h = h.sort_values("K")
+            color = pal[line]
+            ax.plot(h["K"], h["fill"], ls="--", color=color, lw=1)
+            t05 = h["t_within_0p5pct"].astype(float)
+            ok = t05.notna()
+            ax.plot(h["K"][ok], t05[ok], "-o", color=color, ms=4, label=line)
+            ax.plot(h["K"][~ok], h["T"][~ok], "o", mfc="white", color=color, ms=6)
+        ax.set_xlabel("bits per cycle K")
+        ax.set_ylabel("time steps")
+        ax.set_title(f"{net}: T within 0.5% (solid; open: > T) and fill (dashed)", fontsize=9)
+        ax.legend(fontsize=7)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -6,13 +6,14 @@
 ``bistable``        02: raster data, K sweep, ablations
 ``shortcuts``       03: BSNN and rate coding with and without synchronous neurons
 ``benchmarks``      04: the verdict tables, the SpikingJelly side-by-side
+``beyond``          05: the options beyond the paper through the verdict protocol
 ==================  ==============================================================================
 
 The papermill runner is :mod:`bsnn_lib.runner`; result tables are in :mod:`bsnn_lib.analysis`,
 figures in :mod:`bsnn_lib.plots`.
 """
 
-from bsnn_lib.workbook import benchmarks, bistable, shortcuts, sin
+from bsnn_lib.workbook import benchmarks, beyond, bistable, shortcuts, sin
 from bsnn_lib.workbook.common import (
     MANIFEST,
     Setup,
@@ -31,6 +32,7 @@ __all__ = [
     "MANIFEST",
     "Setup",
     "benchmarks",
+    "beyond",
     "bistable",
     "bsnn_default",
     "describe_data",

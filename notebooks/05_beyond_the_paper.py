@@ -1,0 +1,88 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %%
+
+# %% [markdown]
+# # 05 · Beyond the paper: a shorter frame period, and the modern baseline
+#
+# On every net measured so far BSNN's first answer arrives after its pipeline fill, about L·K steps for L spiking layers, and each further frame takes 2K steps. So the fill and the frame period, no longer SIN, bound how fast bistable conversion can be. This notebook puts two options beyond the paper through the same protocol as notebook 04 (variants chosen on images that are never reported, 95% paired-bootstrap intervals, "> T" where the horizon cuts a latency off):
+#
+# - **`bsnn-double`**: a double-buffered (two-compartment) bistable neuron fires the value it integrated in the previous cycle while it integrates the next one: the same fill, but a frame every K steps instead of 2K (`bsnn_lib/methods/bistable_double.py`);
+# - **QCFS-trained ANNs** (Bu et al., ICLR 2022), the modern baseline: every ReLU trained as a quantization-clip-floor-shift activation with L levels and a learned threshold (`bsnn_lib/qcfs.py`, `TrainConfig(activation="qcfs")`). Rate coding then uses θ = the learned threshold and V(0) = θ/2; with L = 2^K − 1 levels a K-bit BSNN with the half-LSB start equals the QCFS ANN exactly, so its first frame is already lossless (against that ANN).
+#
+# The nets, families and images are the profile's `beyond` section (`profiles/<profile>.yaml`).
+
+# %%
+from typing import Optional  # for the annotations of the parameters cell below
+
+# %% tags=["parameters"]
+# Parameters (papermill overrides them: see bsnn_lib/runner.py)
+profile: str = "quick"  # profiles/<name>.yaml: its `beyond` section
+figures_dir: str = "../figures/quick"  # save_fig writes <name>.png/.pdf/.json here
+results_dir: str = "../results/quick"  # tables go to <results_dir>/<this notebook>/
+device: Optional[str] = None  # "cpu" or "cuda"; None: the profile's choice (auto: cuda if available)
+
+# %%
+from IPython.display import display
+
+from bsnn_lib import analysis, plots
+from bsnn_lib import workbook as wb
+
+s = wb.setup("05_beyond_the_paper", profile, figures_dir, results_dir, device)
+v = wb.beyond.run_beyond(s)  # -> results/<profile>/05_beyond_the_paper/verdict/*.csv (cached cells resume)
+
+# %% [markdown]
+# ## 1. Which variant each family gets, and what it costs
+#
+# The selection table holds every variant of every family on the selection images; `chosen` marks the one reported. Below: for the bistable families, the pipeline fill (dashed) and T within 0.5% of the ANN (solid) against the bits per cycle K. What to see: the fill grows linearly with K for both neurons; the double-buffered neuron reaches the tolerance sooner wherever more than one frame is needed.
+
+# %%
+if v is not None:
+    sel = v["selection"]
+    cols = [
+        c
+        for c in (
+            "net",
+            "family",
+            "variant",
+            "T",
+            "fill",
+            "t_within_1pct",
+            "t_within_0p5pct",
+            "final_accuracy",
+            "chosen",
+        )
+        if c in sel
+    ]
+    display(sel[cols])
+    fig = plots.plot_fill_vs_bits(sel, title="Pipeline fill and T within 0.5% against bits per cycle")
+    s.save(fig, "05_fill_vs_bits", data=sel, source="results/<profile>/05_beyond_the_paper/verdict")
+
+# %% [markdown]
+# ## 2. The reported latencies, with intervals
+#
+# Each chosen variant on the report images: T within 1% and 0.5% of *its own* ANN (the QCFS net's ANN is the QCFS network) with 95% intervals, and the ratio T(rate coding) / T(bistable) against the paper's 4×.
+
+# %%
+if v is not None:
+    summary = analysis.verdict_summary(v)
+    display(summary)
+    for tag in ("1pct", "0p5pct"):
+        fig = plots.plot_verdict(v["latency"], v["ratios"], tolerance=tag, title="Beyond the paper: latency and ratios")
+        s.save(fig, f"05_verdict_{tag}", data=v["latency"], source="results/<profile>/05_beyond_the_paper/verdict")
+    fig = plots.plot_verdict_curves(v["curves"], v["latency"], title="Reported accuracy curves (chosen variants)")
+    s.save(fig, "05_accuracy_curves", data=v["latency"], source="results/<profile>/05_beyond_the_paper/verdict")
+    s.write({"verdict_summary": summary, "selection": sel[cols]}, data=v["latency"])
