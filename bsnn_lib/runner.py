@@ -28,6 +28,7 @@ __all__ = ["NOTEBOOKS", "NOTEBOOK_DIR", "WorkbookError", "run_workbook"]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 
 NOTEBOOKS: tuple[str, ...] = (
+    "00_bring_your_own_model",
     "01_sin_analysis",
     "02_bistable_neurons",
     "03_shortcut_sync",

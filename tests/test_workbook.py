@@ -149,6 +149,9 @@ def test_the_grid_tables_are_at_the_top_of_the_results(workbook_run):
     assert set(beyond["net"]) == {"digits-vgg-tiny", "digits-vgg-tiny-qcfs"}
     assert set(beyond["family"]) == {"rate", "bsnn", "bsnn-double"}
     assert (workbook_run["figures"] / "05_fill_vs_bits.png").is_file()
+    # notebook 00: a hand-written model through fit / convert / simulate, its fill reported
+    byom = pd.read_csv(res / "00_bring_your_own_model" / "summary.csv").set_index("fill_steps")
+    assert list(byom.index) == [1, 9] and (byom["ann"] > 0.5).all()  # rate: 1; bsnn K=4, 2 layers + readout
 
 
 # ----------------------------------------------------------------------------------- failures
