@@ -138,12 +138,7 @@ v = wb.benchmarks.verdict(s.results_dir, s.profile, run=run_verdict, device=s.de
 if v is not None:
     verdict_table = analysis.verdict_summary(v)
     display(verdict_table)
-    for tag in ("1pct", "0p5pct"):
-        fig = plots.plot_verdict(v["latency"], v["ratios"], tolerance=tag, title="Verdict on the latency claim")
-        s.save(fig, f"04_verdict_{tag}", data=v["latency"], source="results/<profile>/verdict")
-    if v["curves"]:
-        fig = plots.plot_verdict_curves(v["curves"], v["latency"], title="Reported accuracy curves (chosen variants)")
-        s.save(fig, "04_verdict_curves", data=v["latency"], source="results/<profile>/verdict")
+    wb.benchmarks.verdict_figures(s, v, "04", "Verdict on the latency claim", source="results/<profile>/verdict")
     s.write({"verdict_summary": verdict_table}, data=v["latency"], source="results/<profile>/verdict")
 
 # %%

@@ -80,9 +80,6 @@ if v is not None:
 if v is not None:
     summary = analysis.verdict_summary(v)
     display(summary)
-    for tag in ("1pct", "0p5pct"):
-        fig = plots.plot_verdict(v["latency"], v["ratios"], tolerance=tag, title="Beyond the paper: latency and ratios")
-        s.save(fig, f"05_verdict_{tag}", data=v["latency"], source="results/<profile>/05_beyond_the_paper/verdict")
-    fig = plots.plot_verdict_curves(v["curves"], v["latency"], title="Reported accuracy curves (chosen variants)")
-    s.save(fig, "05_accuracy_curves", data=v["latency"], source="results/<profile>/05_beyond_the_paper/verdict")
+    source = "results/<profile>/05_beyond_the_paper/verdict"
+    wb.benchmarks.verdict_figures(s, v, "05", "Beyond the paper: latency and ratios", source=source)
     s.write({"verdict_summary": summary, "selection": sel[cols]}, data=v["latency"])

@@ -142,7 +142,7 @@ def test_the_grid_tables_are_at_the_top_of_the_results(workbook_run):
     verdict = pd.read_csv(res / "verdict" / "verdict.csv")
     summary = pd.read_csv(res / "04_benchmarks" / "verdict_summary.csv")
     assert list(summary["verdict (vs 4x)"]) == list(verdict["verdict"])
-    for name in ("04_verdict_1pct", "04_verdict_0p5pct", "04_verdict_curves"):
+    for name in ("04_verdict_1pct", "04_verdict_0p5pct", "04_accuracy_curves"):
         assert (workbook_run["figures"] / f"{name}.png").is_file(), name
     # notebook 05: the beyond section (plain/double BSNN on a ReLU and a QCFS net) through the protocol
     beyond = pd.read_csv(res / "05_beyond_the_paper" / "verdict" / "latency.csv")

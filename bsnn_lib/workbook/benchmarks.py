@@ -9,7 +9,7 @@ import pandas as pd
 
 from bsnn_lib.io import REPO_ROOT
 
-__all__ = ["PEER_COMMAND", "PEER_CSV", "VERDICT_COMMAND", "load_peer_csv", "peer_summary", "verdict"]
+__all__ = ["PEER_COMMAND", "PEER_CSV", "VERDICT_COMMAND", "load_peer_csv", "peer_summary", "verdict", "verdict_figures"]
 
 VERDICT_COMMAND = "python -m bsnn_lib verdict --profile {profile}"
 
@@ -89,3 +89,16 @@ def verdict(results_dir: str | Path, profile, run: bool | None = None, device: s
         )
         print(f"no verdict tables in {out}: {how}")
     return found
+
+
+def verdict_figures(s, v: dict, prefix: str, title: str, source: str) -> None:
+    """The verdict figures of notebooks 04 and 05: latency and ratio intervals at 1% and 0.5%
+    (``<prefix>_verdict_1pct`` / ``_0p5pct``) and the reported curves (``<prefix>_accuracy_curves``)."""
+    from bsnn_lib import plots
+
+    for tag in ("1pct", "0p5pct"):
+        fig = plots.plot_verdict(v["latency"], v["ratios"], tolerance=tag, title=title)
+        s.save(fig, f"{prefix}_verdict_{tag}", data=v["latency"], source=source)
+    if v["curves"]:
+        fig = plots.plot_verdict_curves(v["curves"], v["latency"], title="Reported accuracy curves (chosen variants)")
+        s.save(fig, f"{prefix}_accuracy_curves", data=v["latency"], source=source)
