@@ -472,13 +472,14 @@ def add_verdict_parser(subparsers: Subparsers) -> None:
     )
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda if available")
     parser.add_argument("--out", help="output directory (default: results/<profile>/verdict)")
+    parser.add_argument("--figures-dir", help="where the verdict figures go (default: figures/<profile>)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     parser.set_defaults(handler=run_verdict_command)
 
 
 def run_verdict_command(args: argparse.Namespace) -> int:
     """Handler of ``verdict``: run the protocol, print the latency and verdict tables."""
-    from bsnn_lib.verdict import run_verdict, select_nets
+    from bsnn_lib.verdict import run_verdict, select_nets, verdict_figures
 
     prof = load_profile(args.profile)
     if not prof.verdict:
@@ -486,11 +487,13 @@ def run_verdict_command(args: argparse.Namespace) -> int:
     if args.nets:
         prof = select_nets(prof, [n.strip() for n in args.nets.split(",") if n.strip()])
     out = Path(args.out) if args.out else REPO_ROOT / "results" / prof.name / "verdict"
-    tables = run_verdict(prof, out_dir=out, device=args.device, progress=args.progress)
+    run_verdict(prof, out_dir=out, device=args.device, progress=args.progress)
+    figures = Path(args.figures_dir) if args.figures_dir else REPO_ROOT / "figures" / prof.name
+    tables = verdict_figures(out, figures, prof.name)
     lat = tables["latency"]
     print(lat[["net", "family", "variant", "final_accuracy", "t_1pct_text", "t_0p5pct_text"]].to_string(index=False))
     print(tables["verdict"].to_string(index=False))
-    print(f"results: {out}")
+    print(f"results: {out}; figures: {figures}")
     return 0
 
 

@@ -418,3 +418,26 @@ def load_verdict(out_dir: str | Path) -> dict[str, Any] | None:
     found["curves"] = curves
     found["params"] = json.loads((out / "params.json").read_text()) if (out / "params.json").is_file() else {}
     return found
+
+
+def verdict_figures(out_dir: str | Path, figures_dir: str | Path, profile: str) -> dict[str, Any]:
+    """Draw the verdict figures of the tables in ``out_dir`` (all nets run so far) into
+    ``figures_dir`` as ``04_verdict_1pct``, ``04_verdict_0p5pct`` and ``04_accuracy_curves``
+    (notebook 04's names), each with its parameters beside it; return the tables."""
+    import matplotlib.pyplot as plt
+
+    from bsnn_lib import plots
+
+    found = load_verdict(out_dir)
+    if found is None:
+        raise FileNotFoundError(f"no verdict tables in {out_dir}")
+    params = {
+        "profile": profile,
+        "source": str(out_dir),
+        "nets": sorted(set(found["latency"]["net"])),
+        **run_metadata(),
+    }
+    for name, fig in plots.verdict_figure_set(found, "Verdict on the latency claim"):
+        plots.save_fig(fig, f"04_{name}", figures_dir, params)
+        plt.close(fig)
+    return found

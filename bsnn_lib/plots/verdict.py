@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from bsnn_lib.plots.style import label_palette, use_style
 
-__all__ = ["plot_fill_vs_bits", "plot_verdict", "plot_verdict_curves"]
+__all__ = ["plot_fill_vs_bits", "plot_verdict", "plot_verdict_curves", "verdict_figure_set"]
 
 _TOL_TEXT = {"1pct": "1%", "0p5pct": "0.5%"}
 
@@ -188,3 +188,20 @@ def plot_fill_vs_bits(selection: pd.DataFrame, *, title: str | None = None) -> F
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def verdict_figure_set(v: Mapping[str, object], title: str) -> list[tuple[str, Figure]]:
+    """The verdict's figures from loaded tables (``bsnn_lib.verdict.load_verdict``):
+    ``("verdict_1pct", fig)``, ``("verdict_0p5pct", fig)`` and, with curves, ``("accuracy_curves", fig)``."""
+    out = [
+        (f"verdict_{tag}", plot_verdict(v["latency"], v["ratios"], tolerance=tag, title=title))
+        for tag in ("1pct", "0p5pct")
+    ]
+    if v.get("curves"):
+        out.append(
+            (
+                "accuracy_curves",
+                plot_verdict_curves(v["curves"], v["latency"], title="Reported accuracy curves (chosen variants)"),
+            )
+        )
+    return out

@@ -96,9 +96,5 @@ def verdict_figures(s, v: dict, prefix: str, title: str, source: str) -> None:
     (``<prefix>_verdict_1pct`` / ``_0p5pct``) and the reported curves (``<prefix>_accuracy_curves``)."""
     from bsnn_lib import plots
 
-    for tag in ("1pct", "0p5pct"):
-        fig = plots.plot_verdict(v["latency"], v["ratios"], tolerance=tag, title=title)
-        s.save(fig, f"{prefix}_verdict_{tag}", data=v["latency"], source=source)
-    if v["curves"]:
-        fig = plots.plot_verdict_curves(v["curves"], v["latency"], title="Reported accuracy curves (chosen variants)")
-        s.save(fig, f"{prefix}_accuracy_curves", data=v["latency"], source=source)
+    for name, fig in plots.verdict_figure_set(v, title):
+        s.save(fig, f"{prefix}_{name}", data=v["latency"], source=source)
