@@ -67,12 +67,12 @@ model = nn.Sequential(
     nn.Conv2d(16, 32, 3, padding=1, bias=False),
     nn.BatchNorm2d(32),
     nn.ReLU(),
-    nn.AdaptiveAvgPool2d(1),
+    nn.AvgPool2d(2),
     nn.Flatten(),
-    nn.Linear(32, spec.num_classes),
+    nn.Linear(32 * (spec.image_size // 4) ** 2, spec.num_classes),
 )
-train_set = evenly_spaced(load_dataset(s.dataset, "train"), n_train)
-model, history = bsnn.fit(model, train_set, epochs=epochs, lr=1e-2, device=s.device, progress=False)
+train_set = evenly_spaced(load_dataset(s.dataset, "train", augment=False), n_train)
+model, history = bsnn.fit(model, train_set, epochs=epochs, lr=3e-3, device=s.device, progress=False)
 display(pd.DataFrame(history))
 
 # %% [markdown]
