@@ -86,7 +86,7 @@ def test_each_notebook_declares_and_writes_its_figures(workbook_run, notebook):
     """The manifest a notebook writes is the one declaration of its outputs: every figure in it
     exists as png, pdf and json, and its sidecar describes the data of that figure."""
     figures = [o for o in _manifest(workbook_run, notebook) if o["kind"] == "figure"]
-    assert len(figures) >= 2
+    assert len(figures) >= 1
     for out in figures:
         assert sorted(Path(f).suffix for f in out["files"]) == [".json", ".pdf", ".png"]
         for f in out["files"]:
