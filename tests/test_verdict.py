@@ -86,7 +86,9 @@ def test_cli_runs_one_net_and_keeps_the_rows_of_the_others(verdict, tmp_path, ca
         out / "verdict.csv", index=False
     )
     argv = ["verdict", "--profile", "test", "--nets", "digits-vgg-tiny", "--out", str(out), "--no-progress"]
-    assert main(argv) == 0
+    assert main([*argv, "--figures-dir", str(tmp_path / "figs")]) == 0
+    for name in ("04_verdict_1pct", "04_verdict_0p5pct", "04_accuracy_curves"):
+        assert (tmp_path / "figs" / f"{name}.png").is_file() and (tmp_path / "figs" / f"{name}.json").is_file()
     printed = capsys.readouterr().out
     assert "t_1pct_text" in printed and f"results: {out}" in printed
     table = pd.read_csv(out / "verdict.csv")
