@@ -479,14 +479,14 @@ def add_verdict_parser(subparsers: Subparsers) -> None:
 
 def run_verdict_command(args: argparse.Namespace) -> int:
     """Handler of ``verdict``: run the protocol, print the latency and verdict tables."""
-    from bsnn_lib.verdict import run_verdict, select_nets, verdict_figures
+    from bsnn_lib.verdict import default_out_dir, run_verdict, select_nets, verdict_figures
 
     prof = load_profile(args.profile)
     if not prof.verdict:
         raise ProfileError(f"profile {prof.name!r} has no verdict section (see bsnn_lib/verdict.py)")
     if args.nets:
         prof = select_nets(prof, [n.strip() for n in args.nets.split(",") if n.strip()])
-    out = Path(args.out) if args.out else REPO_ROOT / "results" / prof.name / "verdict"
+    out = Path(args.out) if args.out else default_out_dir(prof.name)
     run_verdict(prof, out_dir=out, device=args.device, progress=args.progress)
     figures = Path(args.figures_dir) if args.figures_dir else REPO_ROOT / "figures" / prof.name
     tables = verdict_figures(out, figures, prof.name)

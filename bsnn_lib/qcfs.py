@@ -52,7 +52,7 @@ class QCFS(nn.ReLU):
         return lam * (y + (q - y).detach())  # straight-through floor
 
     def extra_repr(self) -> str:
-        return f"levels={self.levels}, threshold={float(self.threshold):.4g}"
+        return f"levels={self.levels}, threshold={self.threshold.item():.4g}"
 
 
 def to_qcfs(model: nn.Module, levels: int, threshold: float = 4.0) -> nn.Module:

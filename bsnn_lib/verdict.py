@@ -60,10 +60,12 @@ __all__ = [
     "TABLES",
     "Family",
     "VerdictSpec",
+    "default_out_dir",
     "load_curves",
     "load_verdict",
     "run_verdict",
     "select_nets",
+    "verdict_figures",
     "verdict_spec",
 ]
 
@@ -217,6 +219,11 @@ def _score(res) -> tuple[float, float, float]:
     return (t05, t1, -row["final_accuracy"])
 
 
+def default_out_dir(profile: str) -> Path:
+    """Where a profile's verdict tables go by default: ``results/<profile>/verdict``."""
+    return REPO_ROOT / "results" / profile / "verdict"
+
+
 def run_verdict(
     profile,
     out_dir: str | Path | None = None,
@@ -229,7 +236,7 @@ def run_verdict(
     ``selection``, ``latency``, ``ratios``, ``verdict``."""
     section = section if section is not None else profile.verdict
     spec = verdict_spec(section)
-    out = Path(out_dir) if out_dir else REPO_ROOT / "results" / profile.name / "verdict"
+    out = Path(out_dir) if out_dir else default_out_dir(profile.name)
     selection, latency, ratios, verdicts = [], [], [], []
     jobs = [(net, fam, m) for net in spec.nets for fam in spec.families for m in fam.variants()]
     bar = progress_bar(total=len(jobs), desc="verdict: selection cells", unit="cell", disable=not progress)

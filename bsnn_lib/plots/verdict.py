@@ -51,8 +51,8 @@ def plot_verdict(
     interval, the paper's 4x and 10x dashed, and the verdict written beside it."""
     use_style()
     nets = list(dict.fromkeys(latency["net"]))
-    fig, axes = plt.subplots(len(nets), 2, figsize=(11, 0.6 * latency["family"].nunique() + 2.2), squeeze=False)
-    fig.set_figheight(max(2.6, (0.55 * latency.groupby("net").size().max() + 1.3)) * len(nets))
+    height = max(2.6, 0.55 * latency.groupby("net").size().max() + 1.3) * len(nets)
+    fig, axes = plt.subplots(len(nets), 2, figsize=(11, height), squeeze=False)
     pal = label_palette(list(dict.fromkeys(latency["variant"])))
     for (ax_l, ax_r), net in zip(axes, nets):
         g = latency[latency["net"] == net].reset_index(drop=True)
