@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.bsnn-stamp
 PROFILE ?= quick
 
-.PHONY: all env figures test lint format notebooks bench clean-cache help
+.PHONY: all env figures test lint format notebooks bench peer clean-cache help
 all: help
 
 help:
@@ -14,6 +14,7 @@ help:
 	@echo "make test      lint (ruff) and run the test suite"
 	@echo "make format    format the code (ruff) and re-sync the notebooks with their .py twins"
 	@echo "make bench     speed suite (benchmarks/)"
+	@echo "make peer      install SpikingJelly 2.0.0 (no deps) and run the peer check (benchmarks/)"
 	@echo "make env       create/refresh the pinned .venv only"
 
 env: $(STAMP)
@@ -45,6 +46,11 @@ notebooks: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/speed.py
+
+SJ_PIN := spikingjelly==2.0.0
+peer: $(STAMP)
+	$(PY) -m pip install -q --no-deps $(SJ_PIN) loguru==0.7.3
+	$(PY) benchmarks/peer_spikingjelly.py
 
 clean-cache:
 	rm -rf data/cache data/checkpoints runs

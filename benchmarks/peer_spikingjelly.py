@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import io
 import json
 import os
@@ -42,6 +43,9 @@ from bsnn_lib.methods import method_config  # noqa: E402
 from bsnn_lib.simulate import simulate  # noqa: E402
 
 MARK_TIMES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+SJ_INSTALL = ".venv/bin/pip install --no-deps spikingjelly==2.0.0 loguru==0.7.3"
+"""SpikingJelly 2.0.0 requires a torchaudio that has no wheel for torch 2.14.1; without its
+dependencies it imports and runs."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,44 +67,83 @@ def sj_mode(percentile: float) -> str:
     return "max" if percentile >= 100 else f"{percentile:g}%"
 
 
+SJ_VARIANTS: dict[str, dict[str, bool]] = {
+    "layer": {"channel_wise": False, "v0_half": False},
+    "layer-half": {"channel_wise": False, "v0_half": True},
+    "channel": {"channel_wise": True, "v0_half": False},
+    "channel-half": {"channel_wise": True, "v0_half": True},
+}
+"""SpikingJelly conversions compared with ours: layer- or channel-wise thresholds, V(0) = 0 or
+theta/2. Our method config for each: :func:`our_config`."""
+
+
+def our_config(variant: str, percentile: float):
+    """Our rate-coding config that matches a SpikingJelly variant of :data:`SJ_VARIANTS`."""
+    v = SJ_VARIANTS[variant]
+    return method_config(
+        "rate", percentile=percentile, channelwise=v["channel_wise"], v_init=0.5 if v["v0_half"] else 0.0
+    )
+
+
 def sj_convert(
     ann: nn.Module,
     calib_dataset,
     percentile: float,
     *,
+    channel_wise: bool = False,
+    v0_half: bool = False,
+    half_threshold_flag: bool | None = None,
     calib_batch: int | None = None,
     device: str = "cpu",
     quiet: bool = True,
 ) -> torch.fx.GraphModule:
-    """Convert a copy of ``ann`` with SpikingJelly's ``ann2snn.Converter``.
+    """Convert a copy of ``ann`` with SpikingJelly 2.0.0's ``Converter(recipe=RateCodingRecipe(...))``.
 
-    ``calib_batch=None`` feeds the whole calibration subset as ONE batch: SpikingJelly's
-    VoltageHook keeps an exponential moving average (momentum 0.1) of per-batch percentiles, so
-    with a single batch its scale is the true percentile over the subset, as ours is. Pass a
-    batch size to see SpikingJelly's default (running-average) behaviour instead."""
-    from spikingjelly.activation_based.ann2snn import Converter
+    ``v0_half``: IF neurons that start at half their threshold. SpikingJelly's
+    ``half_threshold=True`` does this only together with ``channel_wise=True``; with layer-wise
+    thresholds the recipe ignores the flag (it builds plain IF nodes), so the layer-wise
+    variant passes a ``neuron_factory`` that builds ``HalfThresholdIFNode`` neurons instead.
+    ``half_threshold_flag`` overrides the flag that is passed (to show that it is ignored).
+
+    ``calib_batch=None`` feeds the whole calibration subset as ONE batch: SpikingJelly's hooks
+    keep an exponential moving average (momentum 0.1) of per-batch percentiles, so with a single
+    batch its scale is the true percentile over the subset, as ours is. Pass a batch size to see
+    SpikingJelly's default (running-average) behaviour instead."""
+    from spikingjelly.activation_based import neuron
+    from spikingjelly.activation_based.ann2snn import Converter, RateCodingRecipe
 
     loader = torch.utils.data.DataLoader(calib_dataset, batch_size=calib_batch or len(calib_dataset))
-    converter = Converter(dataloader=loader, mode=sj_mode(percentile), device=device)
+    factory = None
+    if v0_half and not channel_wise:
+
+        def factory(_scale: float) -> nn.Module:
+            return neuron.HalfThresholdIFNode(v_threshold=1.0)
+
+    flag = (v0_half and channel_wise) if half_threshold_flag is None else half_threshold_flag
+    recipe = RateCodingRecipe(
+        loader, mode=sj_mode(percentile), channel_wise=channel_wise, half_threshold=flag, neuron_factory=factory
+    )
     model = copy.deepcopy(ann).to(device).eval()
-    if quiet:  # the Converter prints a tqdm bar over the calibration loader
+    converter = Converter(recipe=recipe, device=device)
+    if quiet:  # the Converter logs and draws a bar over the calibration loader
         import contextlib
 
-        with contextlib.redirect_stderr(io.StringIO()):
-            snn = converter(model)
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            snn = converter.convert(model)
     else:
-        snn = converter(model)
+        snn = converter.convert(model)
     return snn.eval()
 
 
 def sj_thresholds(snn: torch.fx.GraphModule) -> list[float]:
-    """The per-layer scales (= thresholds in activation units) of a converted SpikingJelly net,
-    in layer order (the ``VoltageScaler`` after each IF node holds the scale s)."""
-    out = []
-    for name, m in snn.named_modules():
-        if type(m).__name__ == "VoltageScaler" and name.endswith(".2"):
-            out.append((int(name.split(".")[-2]), float(m.scale)))
-    return [s for _, s in sorted(out)]
+    """The per-layer scales (= thresholds in activation units; the mean over channels for
+    channel-wise ones) of a converted SpikingJelly net, in graph order (the scaler after each
+    IF node holds the scale)."""
+    return [
+        float(torch.as_tensor(m.scale).float().mean())
+        for name, m in snn.named_modules()
+        if name.endswith("scaler1") and hasattr(m, "scale")
+    ]
 
 
 @torch.no_grad()
@@ -179,55 +222,87 @@ def write_csv(path: Path, df: pd.DataFrame) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     version = sj_version()
     if version is None:
-        raise SystemExit("spikingjelly does not import: .venv/bin/pip install spikingjelly==0.0.0.0.14")
+        raise SystemExit(f"spikingjelly does not import: {SJ_INSTALL}")
     before = machine_state()
-    cfg = method_config("rate", percentile=args.percentile)
-    c = cell(
-        args.dataset, args.arch, cfg, args.T, n_test=args.n_test, batch_size=args.batch_size, calib_size=args.calib_size
+    show = not args.quiet
+    base = cell(
+        args.dataset,
+        args.arch,
+        our_config("layer", args.percentile),
+        args.T,
+        n_test=args.n_test,
+        batch_size=args.batch_size,
+        calib_size=args.calib_size,
     )
-    ann, meta = trained_ann(c.train_config(), progress=not args.quiet)
-    snn, _ = build_snn(c, progress=not args.quiet)
+    ann, meta = trained_ann(base.train_config(), progress=show)
     batches = preload(test_loader(args.dataset, args.n_test, args.batch_size))
     n = sum(len(y) for _, y in batches)
-    show = not args.quiet
+    calib = calibration_subset(args.dataset, args.calib_size, base.calib_seed)
 
-    ours = simulate(snn, batches, args.T, engine="fast", stats=False, progress=show)
+    table: dict[str, Any] = {"t": np.arange(1, args.T + 1)}
+    walls: dict[str, float | None] = {}
+    variants: dict[str, Any] = {}
     ours_ref = None
-    if not args.skip_reference:
-        ours_ref = simulate(snn, batches, args.T, engine="reference", stats=False, progress=show)
-        if not np.array_equal(ours_ref.correct, ours.correct):
-            print("WARNING: our fast and reference engines disagree", file=sys.stderr)
-
-    calib = calibration_subset(args.dataset, args.calib_size, c.calib_seed)
-    t0 = time.perf_counter()
-    sj = sj_convert(ann, calib, args.percentile)
-    sj_convert_s = time.perf_counter() - t0
-    sj_res = sj_simulate(sj, batches, args.T)
-    sj_ema = sj_thresholds(sj_convert(ann, calib, args.percentile, calib_batch=args.ema_batch))
-    after = machine_state()
-
-    ours_th = [float(nn_.threshold.float().mean()) for nn_ in snn.neurons()]
-    sj_th = sj_thresholds(sj)
-    acc_ours = ours.correct / n
-    acc_sj = sj_res["correct"] / n
-    table = pd.DataFrame(
-        {
-            "t": np.arange(1, args.T + 1),
-            "accuracy_ours": acc_ours,
-            "accuracy_spikingjelly": acc_sj,
-            "answered_ours": ours.answered / n,
-            "correct_ours": ours.correct,
-            "correct_spikingjelly": sj_res["correct"],
-            "n": n,
-            "ann_accuracy": ours.ann_accuracy,
+    agree = None
+    ann_accuracy = None
+    for name in args.variants:
+        cfg = our_config(name, args.percentile)
+        snn, _ = build_snn(dataclasses.replace(base, method=cfg), progress=show)
+        ours = simulate(snn, batches, args.T, engine="fast", stats=False, progress=show)
+        ann_accuracy = ours.ann_accuracy
+        if name == "layer" and not args.skip_reference:
+            ours_ref = simulate(snn, batches, args.T, engine="reference", stats=False, progress=show)
+            agree = bool(np.array_equal(ours_ref.correct, ours.correct))
+            if not agree:
+                print("WARNING: our fast and reference engines disagree", file=sys.stderr)
+            walls["ours_reference_layer"] = ours_ref.wall_time
+        t0 = time.perf_counter()
+        sj = sj_convert(ann, calib, args.percentile, **SJ_VARIANTS[name])
+        convert_s = time.perf_counter() - t0
+        sj_simulate(sj, [(batches[0][0][:4], batches[0][1][:4])], 2)  # warm-up (first-call costs)
+        sj_res = sj_simulate(sj, batches, args.T)
+        acc_ours, acc_sj = ours.correct / n, sj_res["correct"] / n
+        table[f"accuracy_ours_{name}"] = acc_ours
+        table[f"accuracy_spikingjelly_{name}"] = acc_sj
+        walls[f"ours_fast_{name}"] = ours.wall_time
+        walls[f"spikingjelly_{name}"] = sj_res["wall_time"]
+        walls[f"spikingjelly_convert_{name}"] = convert_s
+        variants[name] = {
+            "ours": cfg.label(),
+            "ours_config": cfg.to_dict(),
+            "spikingjelly": {"mode": sj_mode(args.percentile), **SJ_VARIANTS[name]},
+            "accuracy_at": {
+                str(t): {"ours": float(acc_ours[t - 1]), "spikingjelly": float(acc_sj[t - 1])}
+                for t in MARK_TIMES
+                if t <= args.T
+            },
+            "max_abs_accuracy_difference": float(np.max(np.abs(acc_ours - acc_sj))),
+            "max_abs_accuracy_difference_t_ge_8": (
+                float(np.max(np.abs(acc_ours[7:] - acc_sj[7:]))) if args.T >= 8 else None
+            ),
+            "ratio_spikingjelly_over_ours_fast": sj_res["wall_time"] / ours.wall_time,
+            "thresholds": {
+                "ours": [float(m.threshold.float().mean()) for m in snn.neurons()],
+                "spikingjelly": sj_thresholds(sj),
+            },
         }
-    )
-    walls = {
-        "ours_fast": ours.wall_time,
-        "ours_reference": ours_ref.wall_time if ours_ref else None,
-        "spikingjelly": sj_res["wall_time"],
-        "spikingjelly_convert": sj_convert_s,
-    }
+    # does SpikingJelly's half_threshold flag act without channel_wise? (its docstring says no)
+    flag_check = None
+    if "layer" in variants:
+        sj_flag = sj_convert(ann, calib, args.percentile, half_threshold_flag=True)
+        res_flag = sj_simulate(sj_flag, batches, args.T)
+        flag_check = {
+            "half_threshold_true_layerwise_equals_false": bool(
+                np.array_equal(res_flag["correct"] / n, table["accuracy_spikingjelly_layer"])
+            ),
+            "neurons_built": sorted({type(m).__name__ for m in sj_flag.modules() if "IFNode" in type(m).__name__}),
+        }
+        sj_ema = sj_thresholds(sj_convert(ann, calib, args.percentile, calib_batch=args.ema_batch))
+        variants["layer"]["thresholds"][f"spikingjelly_ema_batch{args.ema_batch}"] = sj_ema
+    after = machine_state()
+    df = pd.DataFrame(table)
+    df["n"] = n
+    df["ann_accuracy"] = ann_accuracy
     summary = {
         "spikingjelly_version": version,
         "dataset": args.dataset,
@@ -237,63 +312,70 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "batch_size": args.batch_size,
         "calib_size": args.calib_size,
         "percentile": args.percentile,
-        "spikingjelly_mode": sj_mode(args.percentile),
-        "our_method": cfg.to_dict(),
-        "our_label": cfg.label(),
         "checkpoint": meta.get("checkpoint_path"),
         "ann_test_accuracy_full": meta.get("test_accuracy"),
-        "ann_accuracy_on_these_images": ours.ann_accuracy,
+        "ann_accuracy_on_these_images": ann_accuracy,
+        "variants": variants,
+        "half_threshold_flag_layerwise": flag_check,
         "wall_seconds": walls,
-        "ratio_spikingjelly_over_ours_fast": sj_res["wall_time"] / ours.wall_time,
-        "ratio_spikingjelly_over_ours_reference": (sj_res["wall_time"] / ours_ref.wall_time) if ours_ref else None,
-        "image_steps_per_second": {k: n * args.T / v for k, v in walls.items() if v and k != "spikingjelly_convert"},
-        "accuracy_at": {
-            str(t): {"ours": float(acc_ours[t - 1]), "spikingjelly": float(acc_sj[t - 1])}
-            for t in MARK_TIMES
-            if t <= args.T
-        },
-        "max_abs_accuracy_difference": float(np.max(np.abs(acc_ours - acc_sj))),
-        "max_abs_accuracy_difference_t_ge_8": float(np.max(np.abs(acc_ours[7:] - acc_sj[7:]))) if args.T >= 8 else None,
-        "thresholds": {
-            "ours_inverted_cdf": ours_th,
-            "spikingjelly_one_batch": sj_th,
-            f"spikingjelly_ema_batch{args.ema_batch}": sj_ema,
-        },
-        "engines_agree": None if ours_ref is None else bool(np.array_equal(ours_ref.correct, ours.correct)),
+        "ratio_spikingjelly_over_ours_reference": (
+            walls["spikingjelly_layer"] / ours_ref.wall_time if ours_ref is not None and "layer" in variants else None
+        ),
+        "image_steps_per_second": {k: n * args.T / v for k, v in walls.items() if v and "convert" not in k},
+        "engines_agree": agree,
         "stats_collected": False,
+        "torch_threads": torch.get_num_threads(),
         "machine_before": before,
         "machine_after": after,
         "run": run_metadata(),
     }
     out = Path(args.out)
-    write_csv(out / "spikingjelly.csv", table)
+    write_csv(out / "spikingjelly.csv", df)
     write_bytes(out / "spikingjelly_summary.json", json.dumps(summary, indent=2).encode())
-    print_report(summary)
-    print(f"wrote {out / 'spikingjelly.csv'} and {out / 'spikingjelly_summary.json'}")
+    write_bytes(out / "spikingjelly.md", (report(summary) + "\n").encode())
+    print(report(summary))
+    print(f"wrote {out / 'spikingjelly.csv'}, spikingjelly_summary.json and spikingjelly.md")
     return summary
 
 
-def print_report(s: dict[str, Any]) -> None:
-    print(
-        f"\n## SpikingJelly {s['spikingjelly_version']} vs bsnn ({s['our_label']}), "
-        f"{s['dataset']}/{s['arch']}, {s['n_test']} images, T={s['T']}, batch {s['batch_size']}\n"
-    )
-    print(f"ANN accuracy on these images: {100 * s['ann_accuracy_on_these_images']:.2f}%\n")
-    print("| t | ours | SpikingJelly |\n|---:|---:|---:|")
-    for t, a in s["accuracy_at"].items():
-        print(f"| {t} | {100 * a['ours']:.2f}% | {100 * a['spikingjelly']:.2f}% |")
+def report(s: dict[str, Any]) -> str:
+    """The summary as markdown: accuracy at marked t per variant, wall times, the flag check."""
+    lines = [
+        f"## SpikingJelly {s['spikingjelly_version']} vs bsnn, {s['dataset']}/{s['arch']}, "
+        f"{s['n_test']} images, T={s['T']}, batch {s['batch_size']}, p={s['percentile']:g}, "
+        f"{s['torch_threads']} threads",
+        "",
+        f"ANN accuracy on these images: {100 * s['ann_accuracy_on_these_images']:.2f}%",
+        "",
+    ]
+    names = list(s["variants"])
+    marks = list(next(iter(s["variants"].values()))["accuracy_at"]) if names else []
+    lines.append("| t | " + " | ".join(f"ours {v} | SJ {v}" for v in names) + " |")
+    lines.append("|---:|" + "---:|---:|" * len(names))
+    for t in marks:
+        cells = []
+        for v in names:
+            a = s["variants"][v]["accuracy_at"][t]
+            cells += [f"{100 * a['ours']:.2f}%", f"{100 * a['spikingjelly']:.2f}%"]
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    lines += ["", "| variant | ours | ours fast (s) | SpikingJelly (s) | SJ / ours |", "|---|---|---:|---:|---:|"]
     w = s["wall_seconds"]
-    ref = f"{w['ours_reference']:.1f} s" if w["ours_reference"] else "skipped"
-    print(
-        f"\nwall: ours fast {w['ours_fast']:.1f} s, ours reference {ref}, SpikingJelly "
-        f"{w['spikingjelly']:.1f} s; SJ/ours-fast = {s['ratio_spikingjelly_over_ours_fast']:.2f}x"
-        + (
-            f", SJ/ours-reference = {s['ratio_spikingjelly_over_ours_reference']:.2f}x"
-            if s["ratio_spikingjelly_over_ours_reference"]
-            else ""
+    for v in names:
+        lines.append(
+            f"| {v} | {s['variants'][v]['ours']} | {w[f'ours_fast_{v}']:.1f} | {w[f'spikingjelly_{v}']:.1f} | "
+            f"{s['variants'][v]['ratio_spikingjelly_over_ours_fast']:.2f}x |"
         )
-    )
-    print(f"machine before: loadavg {s['machine_before']['loadavg']}, busy {s['machine_before']['cpu_busy_1s']:.0%}")
+    if w.get("ours_reference_layer"):
+        lines.append(f"\nour step-loop reference engine (layer): {w['ours_reference_layer']:.1f} s")
+    flag = s.get("half_threshold_flag_layerwise")
+    if flag:
+        lines.append(
+            f"\n`RateCodingRecipe(half_threshold=True)` with layer-wise thresholds builds {flag['neurons_built']}; "
+            f"its curve equals `half_threshold=False`: {flag['half_threshold_true_layerwise_equals_false']}"
+        )
+    mb = s["machine_before"]
+    lines.append(f"\nmachine before: loadavg {mb['loadavg']}, busy {mb['cpu_busy_1s']:.0%}")
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -304,8 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--n-test",
         type=int,
-        default=10000,
-        help="N evenly spaced test images, bsnn_lib.data.evenly_spaced (default: 10000 = all)",
+        default=1000,
+        help="N evenly spaced test images, bsnn_lib.data.evenly_spaced (default: 1000)",
     )
     p.add_argument("--batch-size", type=int, default=250)
     p.add_argument("--calib-size", type=int, default=1000)
@@ -315,6 +397,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=256,
         help="also report SJ's thresholds when calibrated with this batch size (EMA)",
+    )
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        default=list(SJ_VARIANTS),
+        choices=list(SJ_VARIANTS),
+        help="threshold granularity and V(0) pairs to compare (default: all four)",
     )
     p.add_argument("--skip-reference", action="store_true", help="do not time our reference engine")
     p.add_argument("--out", default=str(REPO / "results" / "peer"))
