@@ -528,6 +528,7 @@ def convert(
         _balance_weights(gm, neurons)
     snn = SpikingNetwork(gm, cfg, schedule, encoder, _neuron_order(gm), readout, input_shape=tuple(input_shape))
     _extract_biases(snn)
+    method.check_network(snn)
     return snn.to(device)
 
 

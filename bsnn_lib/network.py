@@ -208,8 +208,7 @@ class SpikingNetwork(nn.Module):
     def fill_steps(self) -> int:
         """First step (1-based) at which an answer can come (a spike reaches the readout; with a
         frame-held readout, the end of the first frame)."""
-        first = self.schedule.fill_steps(self.readout.depth)
-        return first + self.schedule.K - 1 if self.readout.hold else first
+        return self.schedule.answer_steps(self.readout.depth, self.readout.hold)
 
     def layers(self) -> pd.DataFrame:
         """Which module became what: one row per spiking layer, in depth order."""

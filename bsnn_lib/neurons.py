@@ -132,8 +132,13 @@ class SpikingNeuron(_Spiking):
         pre = z + self.bias
         if capture is not None:
             capture[self.name] = pre.detach()
+        levels, n_max, offset = self.quantizer()
+        return quantize(pre, self.threshold, levels, n_max, FIRE_TOLERANCE, offset)
+
+    def quantizer(self) -> tuple[int | None, int | None, float]:
+        """(levels, n_max, offset) of this neuron's quantized-ANN reference (the schedule's)."""
         sch = self.schedule
-        return quantize(pre, self.threshold, sch.q_levels, sch.q_max, FIRE_TOLERANCE, sch.q_offset)
+        return sch.q_levels, sch.q_max, sch.q_offset
 
     def probe(self, z: torch.Tensor) -> torch.Tensor:
         """With the input and every spike at zero, the synaptic input is the effective bias."""

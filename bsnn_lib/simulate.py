@@ -185,15 +185,13 @@ class _StatCollector:
         self.refs: dict[str, _LayerReference] = {}
 
     def set_references(self, pre: dict[str, torch.Tensor], pre_q: dict[str, torch.Tensor] | None) -> None:
-        sch = self.snn.schedule
         self.refs = {}
         for n in self.snn.neurons():
             if pre_q is None:
                 inactive_q = pre[n.name] <= 0
             else:
-                cnt = firing_count(
-                    torch.relu(pre_q[n.name]), n.threshold, sch.q_levels, sch.q_max, FIRE_TOLERANCE, sch.q_offset
-                )
+                levels, n_max, offset = n.quantizer()
+                cnt = firing_count(torch.relu(pre_q[n.name]), n.threshold, levels, n_max, FIRE_TOLERANCE, offset)
                 inactive_q = cnt == 0
             self.refs[n.name] = _LayerReference(pre[n.name], inactive_q, n.threshold)
 

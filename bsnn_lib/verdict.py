@@ -18,9 +18,9 @@ For every net of a profile's ``verdict`` section:
 Profile section (all keys but ``nets`` and ``families`` optional)::
 
     verdict:
-      nets:                           # a net may override select / report and families' T
+      nets:                           # a net may override select / report, families' T, and skip families
         - {dataset: cifar10, arch: vgg16}
-        - {dataset: cifar10, arch: resnet20, select: {n: 250}, T: {rate: 512}}
+        - {dataset: cifar10, arch: resnet20, select: {n: 250}, T: {rate: 512}, skip: [bsnn-mixed]}
       select: {split: val, n: 500}
       report: {split: test-lossless-1k, n: 1000}
       bsnn_frames: 8                  # BSNN horizon: its pipeline fill + 8 frames of 2K steps
@@ -31,6 +31,8 @@ Profile section (all keys but ``nets`` and ``families`` optional)::
         rate-classic: {method: rate, T: 1024,
           grid: {percentile: [99.9, 99.99], channelwise: [false, true], v_init: [0]}}
         bsnn: {method: bsnn, grid: {K: [3, 4, 5, 6, 8], rounding: [down, nearest]}}
+        bsnn-mixed: {method: bsnn-mixed, grid: {rounding: [nearest]},
+          search: {start: [4], tolerance: 0.005}}   # bits per layer found on the selection images
       bsnn_family: bsnn
       baselines: [rate-classic, rate, phase]
       in_workbook: false              # true: notebook 04 runs it (small profiles), else reads its tables
@@ -82,6 +84,7 @@ class Family:
     fixed: dict[str, Any] = field(default_factory=dict)
     grid: dict[str, list[Any]] = field(default_factory=dict)
     T: int | None = None  # None: the method's pipeline fill + bsnn_frames frames
+    search: dict[str, Any] | None = None  # bsnn-mixed: {start: [4], tolerance: 0.005}, per net
 
     def variants(self) -> list[MethodConfig]:
         keys = list(self.grid)
@@ -121,9 +124,10 @@ def verdict_spec(raw: dict[str, Any]) -> VerdictSpec:
         Family(
             name=k,
             method=v["method"],
-            fixed={x: y for x, y in v.items() if x not in ("method", "grid", "T")},
+            fixed={x: y for x, y in v.items() if x not in ("method", "grid", "T", "search")},
             grid=dict(v.get("grid", {})),
             T=v.get("T"),
+            search=v.get("search"),
         )
         for k, v in raw["families"].items()
     ]
@@ -137,6 +141,9 @@ def verdict_spec(raw: dict[str, Any]) -> VerdictSpec:
         unknown = sorted(set(net.get("T", {})) - names)
         if unknown:
             raise ValueError(f"verdict: net {net_name(net)} sets T of families {unknown}, which are not defined")
+        unknown = sorted(set(net.get("skip", [])) - names)
+        if unknown:
+            raise ValueError(f"verdict: net {net_name(net)} skips families {unknown}, which are not defined")
     missing = [n for n in [*spec.bsnn_families, *spec.baselines] if n not in names]
     if missing:
         raise ValueError(f"verdict: families {missing} are named but not defined; defined: {sorted(names)}")
@@ -210,6 +217,55 @@ def _horizon(spec: VerdictSpec, fam: Family, net: dict[str, Any], m: MethodConfi
     return fill - 1 + spec.bsnn_frames * 2 * snn.schedule.K, fill
 
 
+def _families(spec: VerdictSpec, net: dict[str, Any]) -> list[Family]:
+    """The families run on this net: all but those in its ``skip`` list (e.g. bsnn-mixed, which
+    converts feed-forward nets only, on a ResNet)."""
+    return [f for f in spec.families if f.name not in net.get("skip", [])]
+
+
+def _family_variants(spec: VerdictSpec, fam: Family, net: dict[str, Any], device, out: Path) -> list[MethodConfig]:
+    """The family's variants for this net: its grid, and for a ``search`` family (bsnn-mixed)
+    each grid point with the bits that :func:`bsnn_lib.bit_allocation.search_bits` finds on the
+    net's selection images for every ``start`` (cached; the search path is written beside the
+    tables as ``bits/<net>-<family>-K<start>.csv``)."""
+    if not fam.search:
+        return fam.variants()
+    variants = []
+    for m in fam.variants():
+        for start in fam.search.get("start", [4]):
+            variants.append(m.replace(bits=_allocation(spec, fam, net, m, int(start), device, out)))
+    return list(dict.fromkeys(variants))
+
+
+def _allocation(spec: VerdictSpec, fam: Family, net: dict[str, Any], m: MethodConfig, start: int, device, out: Path):
+    import json
+
+    from bsnn_lib.bit_allocation import search_bits
+    from bsnn_lib.checkpoints import config_key
+    from bsnn_lib.data import data_root
+    from bsnn_lib.experiments import calibration_loader, test_loader, trained_ann
+
+    tol = float(fam.search.get("tolerance", spec.tolerance_select))
+    probe = _select_cell(spec, net, m.replace(bits="1"), 1, "select")
+    key = config_key({"cell": probe.key(), "start": start, "tolerance": tol, "version": 1})
+    cache = data_root() / "cache" / "bits" / f"{probe.dataset}-{probe.arch}-{key}.json"
+    if cache.is_file():
+        found = json.loads(cache.read_text())
+    else:
+        ann, _ = trained_ann(probe.train_config(), device=device, progress=False)
+        ann = ann.cpu().eval()
+        holdout = probe.train_config().holdout
+        calib = calibration_loader(probe.dataset, probe.calib_size, probe.calib_seed, holdout=holdout)
+        batches = list(test_loader(probe.dataset, probe.n_test, probe.batch_size, probe.split, probe.exclude_n))
+        opts = {k: v for k, v in m.given().items() if k != "bits"}
+        search = search_bits(ann, calib, batches, start=start, tolerance=tol, progress=False, **opts)
+        found = {"bits": search.bits, "path": search.path.to_dict(orient="list")}
+        write_json(cache, found)
+    path = pd.DataFrame(found["path"]).assign(net=net_name(net), family=fam.name, start=start, variant=m.label())
+    write_csv(out / "bits" / f"{net_name(net)}-{fam.name}-K{start}.csv", path)
+    return found["bits"]
+
+
 def _score(res) -> tuple[float, float, float]:
     acc = res.correct / res.n
     row = latency_row(acc, res.ann_accuracy)
@@ -238,14 +294,20 @@ def run_verdict(
     spec = verdict_spec(section)
     out = Path(out_dir) if out_dir else default_out_dir(profile.name)
     selection, latency, ratios, verdicts = [], [], [], []
-    jobs = [(net, fam, m) for net in spec.nets for fam in spec.families for m in fam.variants()]
+    jobs = [
+        (net, fam, m)
+        for net in spec.nets
+        for fam in _families(spec, net)
+        for m in fam.variants()
+        for _ in (fam.search or {}).get("start", [None])
+    ]
     bar = progress_bar(total=len(jobs), desc="verdict: selection cells", unit="cell", disable=not progress)
     chosen: dict[tuple[str, str], tuple[MethodConfig, int, int]] = {}
     for net in spec.nets:
         key_net = net_name(net)
-        for fam in spec.families:
+        for fam in _families(spec, net):
             best = None
-            for m in fam.variants():
+            for m in _family_variants(spec, fam, net, device, out):
                 T, fill = _horizon(spec, fam, net, m, device)
                 bar.set_postfix_str(f"{key_net} {m.label()} T={T}")
                 r = run_cell(_select_cell(spec, net, m, T, "select"), device=device, progress=False).result
@@ -274,14 +336,14 @@ def run_verdict(
     for net in spec.nets:
         key_net = net_name(net)
         results: dict[str, CellResult] = {}
-        for fam in spec.families:
+        for fam in _families(spec, net):
             m, T, fill = chosen[(key_net, fam.name)]
             results[fam.name] = run_cell(_select_cell(spec, net, m, T, "report"), device=device, progress=progress)
             r = results[fam.name].result
             buf = _npz(r)
             write_bytes(curves_dir / f"{key_net}-{fam.name}.npz", buf)
         boot = bootstrap_latency({k: v.result.curves() for k, v in results.items()}, n_boot=spec.n_boot, seed=spec.seed)
-        for fam in spec.families:
+        for fam in _families(spec, net):
             m, T, fill = chosen[(key_net, fam.name)]
             r = results[fam.name].result
             row = {
@@ -296,7 +358,8 @@ def run_verdict(
                 "fill": fill if m.spec.role != "baseline" else 1,
             }
             if m.spec.role == "bsnn":
-                row["L_times_K"] = int(r.layer_meta["depth"].max()) * m.K
+                L = int(r.layer_meta["depth"].max())
+                row["L_times_K"] = L * m.K if m.K is not None else sum(int(b) for b in m.bits.split(","))
             for tol, tag in ((0.01, "1pct"), (0.005, "0p5pct")):
                 iv = boot[fam.name][tol]["interval"]
                 row.update(
@@ -312,6 +375,8 @@ def run_verdict(
             latency.append(row)
         for b in spec.bsnn_families:
             for base in spec.baselines:
+                if (key_net, b) not in chosen or (key_net, base) not in chosen:
+                    continue
                 ratios.extend(_ratio_rows(key_net, base, b, chosen, boot))
         verdicts.extend(_verdict_rows(key_net, ratios))
     tables = {
@@ -410,7 +475,8 @@ TABLES = ("selection", "latency", "ratios", "verdict")
 
 def load_verdict(out_dir: str | Path) -> dict[str, Any] | None:
     """The tables of an earlier :func:`run_verdict` in ``out_dir`` plus ``curves``
-    (``{net: {family: Curves}}``) and ``params``; None when it has not been run there."""
+    (``{net: {family: Curves}}``), ``bits`` (the bit-allocation search paths of bsnn-mixed
+    families, or None) and ``params``; None when it has not been run there."""
     import json
 
     out = Path(out_dir)
@@ -423,6 +489,8 @@ def load_verdict(out_dir: str | Path) -> dict[str, Any] | None:
         if path.is_file():
             curves.setdefault(r["net"], {})[r["family"]] = load_curves(path)
     found["curves"] = curves
+    bits = sorted((out / "bits").glob("*.csv"))
+    found["bits"] = pd.concat([pd.read_csv(b) for b in bits], ignore_index=True) if bits else None
     found["params"] = json.loads((out / "params.json").read_text()) if (out / "params.json").is_file() else {}
     return found
 

@@ -21,6 +21,7 @@
 # On every net measured so far BSNN's first answer arrives after its pipeline fill, about L·K steps for L spiking layers, and each further frame takes 2K steps. So the fill and the frame period, no longer SIN, bound how fast bistable conversion can be. This notebook puts two options beyond the paper through the same protocol as notebook 04 (variants chosen on images that are never reported, 95% paired-bootstrap intervals, "> T" where the horizon cuts a latency off):
 #
 # - **`bsnn-double`**: a double-buffered (two-compartment) bistable neuron fires the value it integrated in the previous cycle while it integrates the next one: the same fill, but a frame every K steps instead of 2K (`bsnn_lib/methods/bistable_double.py`);
+# - **`bsnn-mixed`**: per-layer bits K_l. Layer l fires K_l bits and starts as soon as the layer before has sent its last one, so the fill is K_1 + K_1 + ... + K_{L-1} + 1 instead of L·K + 1. The allocation is chosen on the selection images with the quantized ANN alone (one clear-mode frame equals it exactly): greedy removal of the bit that costs least, while the quantized ANN stays within 0.5% of the float ANN (`bsnn_lib/bit_allocation.py`, `bsnn_lib/methods/bistable_mixed.py`). Feed-forward nets only;
 # - **QCFS-trained ANNs** (Bu et al., ICLR 2022), the modern baseline: every ReLU trained as a quantization-clip-floor-shift activation with L levels and a learned threshold (`bsnn_lib/qcfs.py`, `TrainConfig(activation="qcfs")`). Rate coding then uses θ = the learned threshold and V(0) = θ/2; with L = 2^K − 1 levels a K-bit BSNN with the half-LSB start equals the QCFS ANN exactly, so its first frame is already lossless (against that ANN).
 #
 # The nets, families and images are the profile's `beyond` section (`profiles/<profile>.yaml`).
@@ -72,7 +73,23 @@ if v is not None:
     s.save(fig, "05_fill_vs_bits", data=sel, source="results/<profile>/05_beyond_the_paper/verdict")
 
 # %% [markdown]
-# ## 2. The reported latencies, with intervals
+# ## 2. Per-layer bits: the allocation the search found
+#
+# Left: the quantized ANN's accuracy on the selection images as bits are removed one at a time (the band is the tolerance below the float ANN); right: the pipeline fill. What to see: how many bits the search can take away before the accuracy leaves the band, and how much shorter the fill becomes for it. The final allocation is written beside the last point.
+
+# %%
+if v is not None and v.get("bits") is not None:
+    bits = v["bits"]
+    display(
+        bits.groupby(["net", "family", "start"]).tail(1)[
+            ["net", "start", "bits", "total_bits", "fill", "qann_accuracy"]
+        ]
+    )
+    fig = plots.plot_bit_allocation(bits, title="bsnn-mixed: greedy per-layer bit allocation (selection images)")
+    s.save(fig, "05_bit_allocation", data=bits, source="results/<profile>/05_beyond_the_paper/verdict/bits")
+
+# %% [markdown]
+# ## 3. The reported latencies, with intervals
 #
 # Each chosen variant on the report images: T within 1% and 0.5% of *its own* ANN (the QCFS net's ANN is the QCFS network) with 95% intervals, and the ratio T(rate coding) / T(bistable) against the paper's 4×.
 

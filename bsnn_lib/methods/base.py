@@ -94,6 +94,12 @@ class Schedule:
         """First step (1-based) at which a spike can reach a readout at this depth."""
         return 1
 
+    def answer_steps(self, readout_depth: int, hold: bool) -> int:
+        """First step (1-based) at which the readout can answer: the fill, or with a frame-held
+        readout the end of the first frame."""
+        first = self.fill_steps(readout_depth)
+        return first + self.K - 1 if hold else first
+
     def frame_end(self, t: int) -> bool:
         """Is step t the last step of a cycle (a frame-held readout answers from here)?"""
         return self.phase(t) == self.K - 1
@@ -198,6 +204,9 @@ class Method:
     def levels(self, cfg: MethodConfig) -> tuple[int, int] | None:
         """(Q, n_max) of the quantized ANN that one firing cycle computes, or None."""
         return None
+
+    def check_network(self, snn) -> None:
+        """Refuse a converted network this method cannot simulate (raise ConversionError)."""
 
     def label(self, cfg: MethodConfig) -> str:
         """A short human-readable name of a config of this method, e.g. ``bsnn K=8`` or

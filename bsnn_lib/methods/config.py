@@ -107,8 +107,12 @@ class MethodConfig:
         return self.spec.default_sn if self.sn is None else bool(self.sn)
 
     def to_dict(self) -> dict[str, Any]:
-        """``method`` and every declared option (``sn`` resolved), in declaration order."""
-        d: dict[str, Any] = {"method": self.method, **self._values}
+        """``method`` and every declared option (``sn`` resolved), in declaration order; a
+        ``late`` option only where it is set."""
+        d: dict[str, Any] = {
+            "method": self.method,
+            **{k: v for k, v in self._values.items() if v is not None or not OPTIONS[k].late},
+        }
         d["sn"] = self.uses_sn
         return d
 

@@ -32,6 +32,8 @@ class Option:
         check: returns an error message for a bad value, or None.
         choice: a [choice] of the specification.
         flag: the CLI flag (default ``--<name with dashes>``).
+        late: declared after results were cached: ``MethodConfig.to_dict`` (the cache keys and
+            the tables) lists it only where it is set, so older cells keep their keys.
     """
 
     name: str
@@ -42,6 +44,7 @@ class Option:
     check: Callable[[Any], str | None] | None = None
     choice: bool = False
     flag: str | None = None
+    late: bool = False
 
     def coerce(self, value: Any) -> Any:
         """``value`` converted to :attr:`kind` and validated; raises :class:`MethodConfigError`."""

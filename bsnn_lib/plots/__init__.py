@@ -23,7 +23,13 @@ from bsnn_lib.plots.dynamics import plot_neuron_traces, plot_shortcut_timing, pl
 from bsnn_lib.plots.explorer import has_frontend, sin_explorer
 from bsnn_lib.plots.sin import plot_error_decomposition, plot_sin_per_layer, plot_sin_vs_t
 from bsnn_lib.plots.style import FAMILY_PALETTES, STATE_COLORS, label_palette, method_family, save_fig, use_style
-from bsnn_lib.plots.verdict import plot_fill_vs_bits, plot_verdict, plot_verdict_curves, verdict_figure_set
+from bsnn_lib.plots.verdict import (
+    plot_bit_allocation,
+    plot_fill_vs_bits,
+    plot_verdict,
+    plot_verdict_curves,
+    verdict_figure_set,
+)
 
 __all__ = [
     "FAMILY_PALETTES",
@@ -34,6 +40,7 @@ __all__ = [
     "plot_accuracy_vs_t",
     "plot_energy",
     "plot_error_decomposition",
+    "plot_bit_allocation",
     "plot_fill_vs_bits",
     "plot_k_sweep",
     "plot_latency",

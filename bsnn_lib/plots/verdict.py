@@ -190,6 +190,38 @@ def plot_fill_vs_bits(selection: pd.DataFrame, *, title: str | None = None) -> F
     return fig
 
 
+def plot_bit_allocation(paths: pd.DataFrame, *, tolerance: float = 0.005, title: str | None = None) -> Figure:
+    """Per net, the greedy per-layer bit search of ``bsnn-mixed`` (``load_verdict(...)["bits"]``):
+    the quantized ANN's accuracy on the selection images (left) and the pipeline fill (right)
+    against the total bits, one line per start; the ANN and the tolerance as a band."""
+    use_style()
+    nets = list(dict.fromkeys(paths["net"]))
+    fig, axes = plt.subplots(len(nets), 2, figsize=(10.5, 3.6 * len(nets)), squeeze=False)
+    for (ax_acc, ax_fill), net in zip(axes, nets):
+        g = paths[paths["net"] == net]
+        ann = float(g["ann_accuracy"].iloc[0])
+        ax_acc.axhspan(ann - tolerance, ann, color="0.9", zorder=0, label=f"ANN - {100 * tolerance:g}%")
+        ax_acc.axhline(ann, color="k", lw=1, label="float ANN")
+        for (fam, start), h in g.groupby(["family", "start"], sort=False):
+            label = f"{fam} from {start} bits"
+            ax_acc.plot(h["total_bits"], h["qann_accuracy"], "-o", ms=3, label=label)
+            ax_fill.plot(h["total_bits"], h["fill"], "-o", ms=3, label=label)
+            last = h.iloc[-1]
+            ax_fill.annotate(str(last["bits"]), (last["total_bits"], last["fill"]), fontsize=6, rotation=20)
+        for ax in (ax_acc, ax_fill):
+            ax.set_xlabel("total bits (sum of K_l)")
+            ax.invert_xaxis()  # the search removes bits: read it left to right
+            ax.legend(fontsize=7)
+        ax_acc.set_ylabel("quantized ANN accuracy (selection)")
+        ax_fill.set_ylabel("pipeline fill (steps)")
+        ax_acc.set_title(f"{net}: accuracy as bits are removed", fontsize=9)
+        ax_fill.set_title(f"{net}: fill as bits are removed (final allocation marked)", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def verdict_figure_set(v: Mapping[str, object], title: str) -> list[tuple[str, Figure]]:
     """The verdict's figures from loaded tables (``bsnn_lib.verdict.load_verdict``):
     ``("verdict_1pct", fig)``, ``("verdict_0p5pct", fig)`` and, with curves, ``("accuracy_curves", fig)``."""
