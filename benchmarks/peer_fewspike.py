@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -54,13 +53,13 @@ for p in (str(REPO), str(HERE)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from peer_spikingjelly import SJ_INSTALL, machine_state, preload, sj_version, write_bytes, write_csv  # noqa: E402
+from peer_spikingjelly import SJ_INSTALL, machine_state, preload, sj_version  # noqa: E402
 
 from bsnn_lib.analysis.bootstrap import Curves, bootstrap_latency, ratio_interval  # noqa: E402
 from bsnn_lib.convert import fold_batchnorm, trace  # noqa: E402
 from bsnn_lib.cost import ann_macs, fanout_maps  # noqa: E402
-from bsnn_lib.experiments import build_snn, calibration_loader, cell, test_loader, trained_ann  # noqa: E402
-from bsnn_lib.io import run_metadata  # noqa: E402
+from bsnn_lib.experiments import build_snn, cell, test_loader, trained_ann  # noqa: E402
+from bsnn_lib.io import run_metadata, write_csv, write_json, write_text  # noqa: E402
 from bsnn_lib.methods import method_config  # noqa: E402
 from bsnn_lib.progress import bar  # noqa: E402
 
@@ -212,11 +211,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ann_rep = np.concatenate([(gm(x).argmax(1) == y).numpy() for x, y in report])
 
     per_p: dict[float, dict[str, Any]] = {}
+    pre: dict[str, torch.Tensor] | None = None  # the layers' calibration pre-activations: any percentile
     for p in args.percentiles:  # thresholds and fan-outs from our own conversion of the same ANN
         snn, _ = build_snn(dataclasses.replace(base, method=method_config("rate", percentile=p)), progress=show)
         lams = {m.name: m.threshold.detach().float().reshape(-1)[0] for m in snn.neurons()}
-        calib = preload(calibration_loader(args.dataset, args.calib_size, holdout=base.train_config().holdout))
-        pre = pre_activations(gm, list(lams), calib)
+        if pre is None:
+            pre = pre_activations(gm, list(lams), preload(base.calibration_loader()))
         per_p[p] = {
             "lams": lams,
             "pre": {k: v / lams[k] for k, v in pre.items()},
@@ -305,9 +305,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine_before": before,
         "run": run_metadata(),
     }
-    write_bytes(out / "params.json", json.dumps(summary, indent=2, default=str).encode())
+    write_json(out / "params.json", summary)
     md = markdown(args, rep, ratios, summary)
-    write_bytes(out / "summary.md", (md + "\n").encode())
+    write_text(out / "summary.md", md + "\n")
     print(md)
     print(f"wrote {out}")
     return summary

@@ -38,7 +38,7 @@ if str(REPO) not in sys.path:
 
 from bsnn_lib.data import calibration_subset  # noqa: E402
 from bsnn_lib.experiments import build_snn, cell, test_loader, trained_ann  # noqa: E402
-from bsnn_lib.io import atomic_writer, run_metadata  # noqa: E402
+from bsnn_lib.io import run_metadata, write_bytes, write_csv  # noqa: E402  (speed.py takes them from here)
 from bsnn_lib.methods import method_config  # noqa: E402
 from bsnn_lib.simulate import simulate  # noqa: E402
 
@@ -203,17 +203,6 @@ def machine_state() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
     }
-
-
-def write_bytes(path: Path, data: bytes) -> None:
-    with atomic_writer(path) as fh:
-        fh.write(data)
-
-
-def write_csv(path: Path, df: pd.DataFrame) -> None:
-    buf = io.StringIO()
-    df.to_csv(buf, index=False)
-    write_bytes(path, buf.getvalue().encode())
 
 
 # ---------------------------------------------------------------------------------------------

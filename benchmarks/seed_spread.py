@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -35,7 +34,7 @@ if str(REPO) not in sys.path:
 from bsnn_lib.analysis.latency import latency_row  # noqa: E402
 from bsnn_lib.experiments import run_cell  # noqa: E402
 from bsnn_lib.grid import grid_cells  # noqa: E402
-from bsnn_lib.io import atomic_writer, run_metadata  # noqa: E402
+from bsnn_lib.io import run_metadata, write_csv, write_json  # noqa: E402
 from bsnn_lib.progress import bar  # noqa: E402
 
 
@@ -75,11 +74,6 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def write_csv(path: Path, df: pd.DataFrame) -> None:
-    with atomic_writer(path) as fh:
-        fh.write(df.to_csv(index=False).encode())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--profile", default="quick", help="profile whose nets and grid methods are used (default: quick)")
@@ -115,8 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = summarize(df)
     write_csv(out / "summary.csv", summary)
     params = {"args": vars(args), "cells": len(cells), "seconds": time.perf_counter() - start, "run": run_metadata()}
-    with atomic_writer(out / "params.json") as fh:
-        fh.write(json.dumps(params, indent=2, default=str).encode())
+    write_json(out / "params.json", params)
     print(summary.to_string(index=False))
     print(f"wrote {out}")
     return 0

@@ -51,14 +51,14 @@ def fill_of_bits(bits: Sequence[int]) -> int:
 
 
 @torch.no_grad()
-def quantized_accuracy(snn, batches: Iterable) -> tuple[float, float]:
-    """(quantized ANN, float ANN) accuracy of a converted network over ``(x, y)`` batches."""
-    ok_q = ok = n = 0
+def quantized_accuracy(snn, batches: Iterable, quantized: bool = True) -> float:
+    """Accuracy of a converted network's quantized ANN (``quantized=False``: its float ANN) over
+    ``(x, y)`` batches."""
+    ok = n = 0
     for x, y in batches:
-        ok_q += int((snn.ann(x, quantized=True)[0].argmax(1) == y).sum())
-        ok += int((snn.ann(x)[0].argmax(1) == y).sum())
+        ok += int((snn.ann(x, quantized=quantized)[0].argmax(1) == y).sum())
         n += len(y)
-    return ok_q / n, ok / n
+    return ok / n
 
 
 def search_bits(
@@ -84,7 +84,8 @@ def search_bits(
 
     L = convert(model, calib, method_config("bsnn", K=start), lambdas=lambdas, input_shape=shape).num_layers
     cur = [start] * L
-    acc, ann = quantized_accuracy(build(cur), batches)
+    first = build(cur)
+    acc, ann = quantized_accuracy(first, batches), quantized_accuracy(first, batches, quantized=False)
     rows = [_row(0, cur, acc, None)]
     bar = progress_bar(total=L * (start - min_bits), desc="bit allocation", unit="bit", disable=not progress)
     while True:
@@ -94,7 +95,7 @@ def search_bits(
                 continue
             c = list(cur)
             c[layer] -= 1
-            a, _ = quantized_accuracy(build(c), batches)
+            a = quantized_accuracy(build(c), batches)
             cands.append((a, fill_of_bits(cur) - fill_of_bits(c), -layer, c))
         if not cands:
             break

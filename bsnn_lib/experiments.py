@@ -83,6 +83,15 @@ class Cell:
         base = default_config(self.dataset, self.arch)
         return dataclasses.replace(base, **dict(self.train)) if self.train else base
 
+    def calibration_loader(self):
+        """The cell's calibration subset of the training set (the validation split held out
+        when the ANN was trained without it)."""
+        return calibration_loader(self.dataset, self.calib_size, self.calib_seed, holdout=self.train_config().holdout)
+
+    def test_loader(self):
+        """The cell's images: ``n_test`` evenly spaced images of ``split`` (``exclude_n`` applied)."""
+        return test_loader(self.dataset, self.n_test, self.batch_size, self.split, self.exclude_n)
+
     def key(self) -> str:
         d = dataclasses.asdict(self)
         d["method"] = self.method.to_dict()
@@ -158,11 +167,7 @@ def build_snn(
     if model is None:
         model, meta = trained_ann(c.train_config(), device=device, progress=progress)
     spec = get_spec(c.dataset)
-    calib = (
-        calib
-        if calib is not None
-        else calibration_loader(c.dataset, c.calib_size, c.calib_seed, holdout=c.train_config().holdout)
-    )
+    calib = calib if calib is not None else c.calibration_loader()
     m = c.method
     lam_key = config_key(
         {
@@ -247,7 +252,7 @@ def run_cell(
             print(f"note: discarded unreadable simulation cache {path.name}: {err}")
     device = resolve_device(device)
     snn, meta = build_snn(c, device=device, progress=progress, model=model, calib=calib, meta=meta)
-    loader = loader if loader is not None else test_loader(c.dataset, c.n_test, c.batch_size, c.split, c.exclude_n)
+    loader = loader if loader is not None else c.test_loader()
     res = simulate(
         snn, loader, c.T, engine=c.engine, device=device, stats=c.stats, stat_every=c.stat_every, progress=progress
     )

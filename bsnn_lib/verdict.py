@@ -56,6 +56,7 @@ from bsnn_lib.analysis.latency import latency_row
 from bsnn_lib.experiments import Cell, CellResult, build_snn, cell, run_cell
 from bsnn_lib.io import REPO_ROOT, run_metadata, write_bytes, write_csv, write_json
 from bsnn_lib.methods import MethodConfig, method_config
+from bsnn_lib.methods.bistable_mixed import parse_bits
 from bsnn_lib.progress import bar as progress_bar
 
 __all__ = [
@@ -243,7 +244,7 @@ def _allocation(spec: VerdictSpec, fam: Family, net: dict[str, Any], m: MethodCo
     from bsnn_lib.bit_allocation import search_bits
     from bsnn_lib.checkpoints import config_key
     from bsnn_lib.data import data_root
-    from bsnn_lib.experiments import calibration_loader, test_loader, trained_ann
+    from bsnn_lib.experiments import trained_ann
 
     tol = float(fam.search.get("tolerance", spec.tolerance_select))
     probe = _select_cell(spec, net, m.replace(bits="1"), 1, "select")
@@ -254,10 +255,8 @@ def _allocation(spec: VerdictSpec, fam: Family, net: dict[str, Any], m: MethodCo
     else:
         ann, _ = trained_ann(probe.train_config(), device=device, progress=False)
         ann = ann.cpu().eval()
-        holdout = probe.train_config().holdout
-        calib = calibration_loader(probe.dataset, probe.calib_size, probe.calib_seed, holdout=holdout)
-        batches = list(test_loader(probe.dataset, probe.n_test, probe.batch_size, probe.split, probe.exclude_n))
         opts = {k: v for k, v in m.given().items() if k != "bits"}
+        calib, batches = probe.calibration_loader(), list(probe.test_loader())
         search = search_bits(ann, calib, batches, start=start, tolerance=tol, progress=False, **opts)
         found = {"bits": search.bits, "path": search.path.to_dict(orient="list")}
         write_json(cache, found)
@@ -358,8 +357,8 @@ def run_verdict(
                 "fill": fill if m.spec.role != "baseline" else 1,
             }
             if m.spec.role == "bsnn":
-                L = int(r.layer_meta["depth"].max())
-                row["L_times_K"] = L * m.K if m.K is not None else sum(int(b) for b in m.bits.split(","))
+                bits = parse_bits(m.bits) if m.bits else [m.K] * int(r.layer_meta["depth"].max())
+                row["L_times_K"] = sum(bits)  # sum of K_l with per-layer bits (bsnn-mixed)
             for tol, tag in ((0.01, "1pct"), (0.005, "0p5pct")):
                 iv = boot[fam.name][tol]["interval"]
                 row.update(

@@ -73,12 +73,9 @@ declare(
 class MixedSchedule(Schedule):
     """Per-layer bits; see the module docstring for the timing. ``K`` is the frame period P."""
 
-    def __init__(self, cfg: MethodConfig) -> None:
-        if cfg.bits is None:
-            raise ValueError("bsnn-mixed needs bits=, one bit count per spiking layer (e.g. bits='4,4,3,3')")
+    def __init__(self, cfg: MethodConfig, levels: tuple[int, int]) -> None:
         self.bits = parse_bits(cfg.bits)
-        P = max(self.bits)
-        super().__init__(cfg, K=P, phase_weighted=True, levels=(2**P, 2**P - 1))
+        super().__init__(cfg, K=max(self.bits), phase_weighted=True, levels=levels)
         self.input_bits = self.bits[0]
         # s_d: the first firing step of depth d (d = 1..L); s_{L+1}... is not needed
         self.starts = [0]
@@ -206,12 +203,15 @@ class BsnnMixed(Bsnn):
     palette = "PuBuGn_d"
 
     def schedule(self, cfg: MethodConfig) -> Schedule:
-        return MixedSchedule(cfg)
+        return MixedSchedule(cfg, levels=self.levels(cfg))
 
     def encoder(self, cfg, schedule, mean, std):
         return MixedEncoder(cfg, schedule, mean, std)
 
     def levels(self, cfg: MethodConfig) -> tuple[int, int]:
+        """The frame period's quantizer (each neuron quantizes to its own bits: ``quantizer``)."""
+        if cfg.bits is None:
+            raise ValueError("bsnn-mixed needs bits=, one bit count per spiking layer (e.g. bits='4,4,3,3')")
         P = max(parse_bits(cfg.bits))
         return 2**P, 2**P - 1
 
