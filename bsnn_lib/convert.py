@@ -522,6 +522,7 @@ def convert(
             _view_threshold(mod)
         elif node.op == "call_module" and node.target == "readout":
             readout.depth = depth[node] + 1
+    schedule.bind(readout.depth - 1)
     _replace_maxpools(gm, cfg, schedule)
     gm.recompile()
     if cfg.balance == "weights":

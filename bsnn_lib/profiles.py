@@ -24,6 +24,8 @@ file. Schema (every key optional except ``name`` and ``nets``)::
     verdict: {...}          # notebook 04: the selection / report / bootstrap protocol (bsnn_lib.verdict)
     beyond: {...}           # notebook 05: the same protocol for the options beyond the paper
                             # (bsnn-double, QCFS-trained nets: a net may set `name` and `train`)
+    release:                # notebook 05: early release (bsnn-early), fill and SIN against delta
+      {K: 4, deltas: [1, 2, 3, 4], corrections: [carry, signed], rounding: nearest, T: 64}
 
 Use :func:`load_profile` (a name in ``profiles/`` or a path) and :meth:`Profile.cells`.
 """
@@ -69,6 +71,7 @@ class Profile:
     sin_T: int = 64
     verdict: dict[str, Any] | None = None
     beyond: dict[str, Any] | None = None
+    release: dict[str, Any] | None = None
     path: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -84,6 +87,23 @@ class Profile:
             if arch is not None and archs is not None and arch not in archs:
                 continue
             out.append(method_config(**{k: v for k, v in entry.items() if k != "archs"}))
+        return out
+
+    def release_configs(self) -> list[tuple[int, str, MethodConfig]]:
+        """(delta, correction, config) of the ``release`` section's bsnn-early sweep (empty
+        without one)."""
+        r = self.release or {}
+        if not r:
+            return []
+        unknown = sorted(set(r) - {"K", "deltas", "corrections", "rounding", "T"})
+        if unknown:
+            raise ProfileError(f"release: unknown key(s) {unknown}; known: K, deltas, corrections, rounding, T")
+        K, rounding = int(r.get("K", 4)), r.get("rounding", "nearest")
+        out = []
+        for corr in r.get("corrections", ["carry"]):
+            for d in r.get("deltas", list(range(1, K + 1))):
+                cfg = method_config("bsnn-early", K=K, release=d, correction=corr, rounding=rounding)
+                out.append((int(d), str(corr), cfg))
         return out
 
     def net_cell(self, net: dict[str, Any], method: MethodConfig, split: str = "test", **kw: Any) -> Cell:
@@ -126,6 +146,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
             )
     profile = Profile(**raw, path=str(path), raw=raw)
     profile.method_configs()  # validate every method entry now, with a clear error
+    profile.release_configs()
     from bsnn_lib.verdict import verdict_spec
 
     for key in ("verdict", "beyond"):

@@ -100,3 +100,32 @@ if v is not None:
     source = "results/<profile>/05_beyond_the_paper/verdict"
     wb.benchmarks.verdict_figures(s, v, "05", "Beyond the paper: latency and ratios", source=source)
     s.write({"verdict_summary": summary, "selection": sel[cols]}, data=v["latency"])
+
+# %% [markdown]
+# ## 4. Early release: a shorter fill, at the price of SIN
+#
+# **`bsnn-early`** (`bsnn_lib/methods/bistable_early.py`): a layer starts firing after δ of the K input phases instead of all of them, so the fill is L·δ + 1 instead of L·K + 1. The bits arrive most significant first, so after δ phases a neuron holds most of its input; the K − δ bits that arrive while it already fires go straight into the firing compartment and its remaining low bits absorb them. What they cannot absorb is carried into the next frame (`correction=carry`), or also undone by negative spikes of the same weights (`correction=signed`; a frame's net output never goes below zero, and every correction spike counts as a spike and in the SOPs). δ = K is the double-buffered neuron with per-frame bias, spike for spike.
+#
+# What to see: on the left, the fill falls linearly with δ, but T within 0.5% falls only as long as the carried corrections settle within a few frames; on the right, firing on part of the input brings back the spikes of inactivated neurons (SIN) that the bistable neuron removed (solid: the share of the neurons that the float ANN holds at 0 which spiked, the paper's SIN; dotted: their spikes' share of all spikes): the paper's phase lead, traded here for a shorter pipeline. One simulation per point, on the profile's `release` section (the notebook's net and test images; this is a description of the trade-off, not a selection).
+
+# %%
+rel = wb.beyond.release_tradeoff(s)
+if rel is not None:
+    display(
+        rel[
+            [
+                "release",
+                "correction",
+                "fill",
+                "t_within_1pct",
+                "t_within_0p5pct",
+                "final_accuracy",
+                "sin_neuron_rate",
+                "sin_spike_share",
+                "sops_per_image",
+            ]
+        ]
+    )
+    s.write({"release_tradeoff": rel}, data=rel)
+    fig = plots.plot_release_tradeoff(rel, title=s.title("Early release: fill, latency and SIN against δ"))
+    s.save(fig, "05_release_tradeoff", data=rel, source="bsnn_lib.workbook.beyond.release_tradeoff")

@@ -147,12 +147,20 @@ def test_the_grid_tables_are_at_the_top_of_the_results(workbook_run):
     # notebook 05: the beyond section (plain/double BSNN on a ReLU and a QCFS net) through the protocol
     beyond = pd.read_csv(res / "05_beyond_the_paper" / "verdict" / "latency.csv")
     assert set(beyond["net"]) == {"digits-vgg-tiny", "digits-vgg-tiny-qcfs"}
-    assert set(beyond["family"]) == {"rate", "bsnn", "bsnn-double", "bsnn-mixed"}
+    assert set(beyond["family"]) == {"rate", "bsnn", "bsnn-double", "bsnn-mixed", "bsnn-early"}
     assert (workbook_run["figures"] / "05_fill_vs_bits.png").is_file()
     # per-layer bits: the allocation search path is kept, and the chosen bits have the fill of the table
     bits = pd.concat(pd.read_csv(f) for f in (res / "05_beyond_the_paper" / "verdict" / "bits").glob("*.csv"))
     assert (bits.groupby(["net", "start"])["total_bits"].diff().dropna() == -1).all()
     assert (workbook_run["figures"] / "05_bit_allocation.png").is_file()
+    # early release: one row per (delta, correction), the fill L*delta + 1, SIN back below delta = K
+    rel = pd.read_csv(res / "05_beyond_the_paper" / "release_tradeoff.csv")
+    assert sorted(set(rel["release"])) == [1, 2, 3] and set(rel["correction"]) == {"carry", "signed"}
+    assert (rel["fill"] == 2 * rel["release"] + 1).all()  # vgg-tiny: 2 spiking layers
+    whole = rel[rel["release"] == 3].set_index("correction")
+    early = rel[rel["release"] == 1].set_index("correction")
+    assert (early["sin_neuron_rate"] > whole["sin_neuron_rate"]).all()
+    assert (workbook_run["figures"] / "05_release_tradeoff.png").is_file()
     # notebook 00: a hand-written model through fit / convert / simulate, its fill reported
     byom = pd.read_csv(res / "00_bring_your_own_model" / "summary.csv").set_index("fill_steps")
     assert list(byom.index) == [1, 9] and (byom["ann"] > 0.5).all()  # rate: 1; bsnn K=4, 2 layers + readout

@@ -14,7 +14,7 @@ from bsnn_lib.analysis.exactness import exactness_check
 from bsnn_lib.analysis.latency import latency, latency_row, latency_summary, net_keys
 from bsnn_lib.analysis.neurons import demo_summary, demo_table, neuron_trace
 from bsnn_lib.analysis.reference import comparison_table, reference_results
-from bsnn_lib.analysis.sin import sin_summary
+from bsnn_lib.analysis.sin import network_sin, sin_summary
 from bsnn_lib.analysis.verdict import claim_table, claim_verdict, verdict_summary
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "net_keys",
     "neuron_trace",
     "reference_results",
+    "network_sin",
     "sin_summary",
     "verdict_summary",
 ]

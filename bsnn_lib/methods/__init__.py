@@ -1,11 +1,14 @@
 """Conversion methods: one file per method, a registry, and one validated config type.
 
-==========  ==================================================================================
-rate        integrate-and-fire, reset by subtraction (Rueckauer 2017, SpikingJelly ann2snn)
-phase       weighted spikes / periodically varying threshold (Kim et al. 2018), K phases
-bsnn        bistable neurons: alternate integrating and firing cycles of K phase-weighted steps
-bsnn-rate   ablation: the bistable two-state schedule with plain IF spikes (no phase weights)
-==========  ==================================================================================
+===========  ==========================================================================================
+rate         integrate-and-fire, reset by subtraction (Rueckauer 2017, SpikingJelly ann2snn)
+phase        weighted spikes / periodically varying threshold (Kim et al. 2018), K phases
+bsnn         bistable neurons: alternate integrating and firing cycles of K phase-weighted steps
+bsnn-rate    ablation: the bistable two-state schedule with plain IF spikes (no phase weights)
+bsnn-double  beyond the paper: two compartments, fire one frame while integrating the next (period K)
+bsnn-mixed   beyond the paper: per-layer bits K_l (fill K_1 + sum K_l + 1), feed-forward nets
+bsnn-early   beyond the paper: fire after delta < K input phases, correct late input (fill L*delta + 1)
+===========  ==========================================================================================
 
     from bsnn_lib.methods import method_config
     cfg = method_config("bsnn", K=8)

@@ -62,6 +62,10 @@ class Schedule:
         self.q_offset = 0.0 if self.q_levels is None else (0.5 if cfg.rounding == "nearest" else 0.0)
         self.hold_frames = cfg.readout == "frame" and K > 1
 
+    def bind(self, num_layers: int) -> None:
+        """Told the converted net's number of spiking layers (for schedules whose readout timing
+        depends on it); called once by :func:`bsnn_lib.convert.convert`."""
+
     def phase(self, t: int) -> int:
         return t % self.K
 

@@ -2,7 +2,7 @@
 
 In BSNN every layer fires K phase-weighted bits per frame, so the first answer waits L*K + 1
 steps. Most layers need fewer bits than the worst one: the quantized ANN loses nothing when the
-last layers keep only 2-3 bits (``bsnn_lib.analysis.bits`` finds an allocation on a validation
+last layers keep only 2-3 bits (``bsnn_lib.bit_allocation.search_bits`` finds one on a validation
 split). Here layer l fires K_l bits (``bits="4,4,3,...,3"``, one value per spiking layer in depth
 order) and starts firing as soon as the layer before has sent its last bit.
 
@@ -124,11 +124,11 @@ class MixedSchedule(Schedule):
 
     def answer_steps(self, readout_depth: int, hold: bool) -> int:
         first = self.fill_steps(readout_depth)
-        return first + self.bits[-1] - 1 if hold else first
+        return first + self.layer_bits(self.L) - 1 if hold else first
 
     def frame_end(self, t: int) -> bool:
         s = self.fire_start(self.L)
-        return t >= s and (t - s) % self.K == self.bits[-1] - 1
+        return t >= s and (t - s) % self.K == self.layer_bits(self.L) - 1
 
     def emitted_units(self, depth: int, t: int) -> float:
         """Frames that depth d has fired completely by step t."""
@@ -223,22 +223,7 @@ class BsnnMixed(Bsnn):
     def check_network(self, snn) -> None:
         from bsnn_lib.convert import ConversionError
 
-        adds = [
-            n.name
-            for n in snn.graph.graph.nodes
-            if n.op in ("call_function", "call_method") and getattr(n.target, "__name__", n.target) in ("add", "iadd")
-        ]
-        relays = [n.name for n in snn.neurons() if n.role == "relay"]
-        pools = [name for name, m in snn.graph.named_modules() if type(m).__name__ == "SpikeMaxPool"]
-        if pools:
-            raise ConversionError(
-                f"bsnn-mixed does not convert max pooling yet ({', '.join(pools)}): train with pool='avg'"
-            )
-        if adds or relays:
-            raise ConversionError(
-                f"bsnn-mixed (per-layer bits) supports feed-forward nets only; this net has {len(adds)} "
-                "residual addition(s): use bsnn or bsnn-double for it"
-            )
+        check_feed_forward(snn, self.name, "per-layer bits")
         bits = parse_bits(snn.cfg.bits)
         if len(bits) != snn.num_layers:
             names = ", ".join(n.name for n in sorted(snn.neurons(), key=lambda n: n.depth))
@@ -246,3 +231,24 @@ class BsnnMixed(Bsnn):
                 f"bits={snn.cfg.bits!r} gives {len(bits)} values, the net has {snn.num_layers} spiking "
                 f"layers ({names}): give one bit count per layer"
             )
+
+
+def check_feed_forward(snn, method: str, what: str) -> None:
+    """Raise ConversionError unless ``snn`` is feed-forward with average pooling only (``what``:
+    the feature that needs it, for the message)."""
+    from bsnn_lib.convert import ConversionError
+
+    adds = [
+        n.name
+        for n in snn.graph.graph.nodes
+        if n.op in ("call_function", "call_method") and getattr(n.target, "__name__", n.target) in ("add", "iadd")
+    ]
+    relays = [n.name for n in snn.neurons() if n.role == "relay"]
+    pools = [name for name, m in snn.graph.named_modules() if type(m).__name__ == "SpikeMaxPool"]
+    if pools:
+        raise ConversionError(f"{method} does not convert max pooling yet ({', '.join(pools)}): train with pool='avg'")
+    if adds or relays:
+        raise ConversionError(
+            f"{method} ({what}) supports feed-forward nets only; this net has {len(adds)} "
+            "residual addition(s): use bsnn or bsnn-double for it"
+        )

@@ -26,6 +26,7 @@ from bsnn_lib.plots.style import FAMILY_PALETTES, STATE_COLORS, label_palette, m
 from bsnn_lib.plots.verdict import (
     plot_bit_allocation,
     plot_fill_vs_bits,
+    plot_release_tradeoff,
     plot_verdict,
     plot_verdict_curves,
     verdict_figure_set,
@@ -42,6 +43,7 @@ __all__ = [
     "plot_error_decomposition",
     "plot_bit_allocation",
     "plot_fill_vs_bits",
+    "plot_release_tradeoff",
     "plot_k_sweep",
     "plot_latency",
     "plot_neuron_traces",

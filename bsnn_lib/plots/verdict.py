@@ -237,3 +237,37 @@ def verdict_figure_set(v: Mapping[str, object], title: str) -> list[tuple[str, F
             )
         )
     return out
+
+
+def plot_release_tradeoff(df: pd.DataFrame, *, title: str | None = None) -> Figure:
+    """Early release (``bsnn-early``), from :func:`bsnn_lib.workbook.beyond.release_tradeoff`:
+    left, the fill (dashed) and T within 0.5% of the ANN (solid; an open marker at the horizon
+    where it is cut off) against the release delta; right, the whole-network SIN against delta
+    (solid: the SIN neuron rate, the share of the neurons that the float ANN holds at 0 which
+    spiked; dotted: the SIN spikes' share of all spikes); one line per correction rule."""
+    use_style()
+    fig, (ax_t, ax_sin) = plt.subplots(1, 2, figsize=(10.5, 3.8))
+    pal = label_palette(list(dict.fromkeys(df["correction"])))
+    for corr, h in df.groupby("correction", sort=False):
+        h = h.sort_values("release")
+        color = pal[corr]
+        ax_t.plot(h["release"], h["fill"], ls="--", color=color, lw=1)
+        t05 = h["t_within_0p5pct"].astype(float)
+        ok = t05.notna()
+        ax_t.plot(h["release"][ok], t05[ok], "-o", color=color, ms=4, label=f"correction={corr}")
+        ax_t.plot(h["release"][~ok], h["T"][~ok], "o", mfc="white", color=color, ms=6)
+        ax_sin.plot(h["release"], 100 * h["sin_neuron_rate"], "-o", color=color, ms=4, label=f"correction={corr}")
+        ax_sin.plot(h["release"], 100 * h["sin_spike_share"], ":", color=color, lw=1)
+    K = int(df["K"].iloc[0])
+    for ax in (ax_t, ax_sin):
+        ax.set_xlabel(f"release δ (integrating phases before firing; K = {K})")
+        ax.set_xticks(sorted(df["release"].unique()))
+        ax.legend(fontsize=7)
+    ax_t.set_ylabel("time steps")
+    ax_t.set_title("T within 0.5% (solid; open: > T) and fill L·δ + 1 (dashed)", fontsize=9)
+    ax_sin.set_ylabel("SIN (%)")
+    ax_sin.set_title("inactivated neurons that spiked (dotted: their share of all spikes)", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

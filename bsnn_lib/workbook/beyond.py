@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from bsnn_lib.workbook.common import Setup
+import pandas as pd
 
-__all__ = ["run_beyond"]
+from bsnn_lib.experiments import Cell
+from bsnn_lib.workbook.common import Setup, run_results
+
+__all__ = ["release_cells", "release_tradeoff", "run_beyond"]
 
 
 def run_beyond(s: Setup, progress: bool = True) -> dict[str, Any] | None:
@@ -21,3 +24,45 @@ def run_beyond(s: Setup, progress: bool = True) -> dict[str, Any] | None:
     out = s.tables_dir / "verdict"
     run_verdict(s.profile, out_dir=out, device=s.device, progress=progress, section=s.profile.beyond)
     return load_verdict(out)
+
+
+def release_cells(s: Setup) -> list[tuple[int, str, Cell]]:
+    """(delta, correction, cell) of the profile's ``release`` sweep on the notebook's net."""
+    T = (s.profile.release or {}).get("T")
+    return [(d, corr, s.cell(cfg, **({"T": int(T)} if T else {}))) for d, corr, cfg in s.profile.release_configs()]
+
+
+def release_tradeoff(s: Setup, progress: bool = True) -> pd.DataFrame | None:
+    """Early release: per (delta, correction) the fill, T within 1% / 0.5% of the ANN, the final
+    accuracy, the whole-network SIN (against the float ANN) and the SOPs per image, from one
+    cached simulation each. None, with a message, when the profile has no ``release`` section."""
+    from bsnn_lib.analysis import latency_row, network_sin
+
+    cells = release_cells(s)
+    if not cells:
+        print(f"profile {s.profile.name} has no 'release' section: nothing to run")
+        return None
+    results = run_results([c for _, _, c in cells], device=s.device, progress=progress)
+    rows = []
+    for (delta, corr, c), cr in zip(cells, results):
+        r = cr.result
+        L = int(r.layer_meta["depth"].max())
+        rows.append(
+            {
+                "dataset": c.dataset,
+                "arch": c.arch,
+                "K": c.method.K,
+                "release": delta,
+                "correction": corr,
+                "label": c.method.label(),
+                "fill": L * delta + 1,
+                "T": c.T,
+                "n_images": r.n,
+                **latency_row(r.accuracy().accuracy.to_numpy(), r.ann_accuracy),
+                **network_sin(r),
+            }
+        )
+    out = pd.DataFrame(rows)
+    for col in ("t_within_1pct", "t_within_0p5pct"):
+        out[col] = out[col].astype("Int64")
+    return out
