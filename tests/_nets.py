@@ -83,3 +83,15 @@ def make_data(model: nn.Module, n: int = 48, seed: int = 0, batch_size: int = 16
 def build(kind: str = "vgg", seed: int = 0, pool: str = "avg") -> nn.Module:
     torch.manual_seed(seed)
     return randomize_bn(tiny_vgg(pool) if kind == "vgg" else tiny_resnet(), seed)
+
+
+def convert_double(method: str, kind: str = "vgg", n: int = 32, **opts):
+    """``build(kind)`` converted with ``method_config(method, **opts)`` in float64: (snn, the first
+    input batch, the loader)."""
+    from bsnn_lib.convert import convert
+    from bsnn_lib.methods import method_config
+
+    model = build(kind)
+    _, loader = make_data(model, n=n)
+    snn = convert(model, loader, method_config(method, **opts), mean=(0.0,), std=(1.0,)).double()
+    return snn, next(iter(loader))[0].double(), loader

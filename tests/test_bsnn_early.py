@@ -3,21 +3,14 @@ signed correction spikes, the SIN that early firing brings back, and the fast en
 
 import pytest
 import torch
-from _nets import build, make_data
+from _nets import convert_double
 
-from bsnn_lib.convert import ConversionError, convert
+from bsnn_lib.convert import ConversionError
 from bsnn_lib.methods import MethodConfigError, method_config
 from bsnn_lib.methods.bistable_early import EarlyNeuron
 from bsnn_lib.simulate import _run, simulate, spike_counts
 
-MEAN, STD = (0.0,), (1.0,)
-
-
-def _convert(method, kind="vgg", **opts):
-    model = build(kind)
-    _, loader = make_data(model, n=32)
-    snn = convert(model, loader, method_config(method, **opts), mean=MEAN, std=STD).double()
-    return snn, next(iter(loader))[0].double(), loader
+_convert = convert_double
 
 
 @pytest.mark.parametrize("rounding", ["down", "nearest"])

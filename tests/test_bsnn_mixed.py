@@ -3,20 +3,13 @@ equality with the double-buffered neuron when every layer has the same bits."""
 
 import pytest
 import torch
-from _nets import build, make_data
+from _nets import build, convert_double, make_data
 
 from bsnn_lib.convert import ConversionError, convert
 from bsnn_lib.methods import method_config
 from bsnn_lib.simulate import _run, simulate, spike_counts
 
-MEAN, STD = (0.0,), (1.0,)
-
-
-def _convert(method, kind="vgg", **opts):
-    model = build(kind)
-    _, loader = make_data(model, n=32)
-    snn = convert(model, loader, method_config(method, **opts), mean=MEAN, std=STD).double()
-    return snn, next(iter(loader))[0].double(), loader
+_convert = convert_double
 
 
 @pytest.mark.parametrize("rounding", ["down", "nearest"])

@@ -158,6 +158,16 @@ def plot_verdict_curves(
     return fig
 
 
+def _latency_and_fill(ax, h: pd.DataFrame, x: str, color, label: str) -> None:
+    """The fill (dashed) and T within 0.5% (solid; an open marker at the horizon T where it is
+    cut off) of the rows ``h`` against their column ``x``."""
+    ax.plot(h[x], h["fill"], ls="--", color=color, lw=1)
+    t05 = h["t_within_0p5pct"].astype(float)
+    ok = t05.notna()
+    ax.plot(h[x][ok], t05[ok], "-o", color=color, ms=4, label=label)
+    ax.plot(h[x][~ok], h["T"][~ok], "o", mfc="white", color=color, ms=6)
+
+
 def plot_fill_vs_bits(selection: pd.DataFrame, *, title: str | None = None) -> Figure:
     """Per net: the pipeline fill (dashed) and T within 0.5% of the ANN (solid; an open marker
     at the horizon where it is cut off) against the bits per cycle K, one line per BSNN family
@@ -173,13 +183,7 @@ def plot_fill_vs_bits(selection: pd.DataFrame, *, title: str | None = None) -> F
             g = g[g["readout"].fillna("step") == "step"]
         pal = label_palette(list(dict.fromkeys(g["line"])))
         for line, h in g.groupby("line", sort=False):
-            h = h.sort_values("K")
-            color = pal[line]
-            ax.plot(h["K"], h["fill"], ls="--", color=color, lw=1)
-            t05 = h["t_within_0p5pct"].astype(float)
-            ok = t05.notna()
-            ax.plot(h["K"][ok], t05[ok], "-o", color=color, ms=4, label=line)
-            ax.plot(h["K"][~ok], h["T"][~ok], "o", mfc="white", color=color, ms=6)
+            _latency_and_fill(ax, h.sort_values("K"), "K", pal[line], line)
         ax.set_xlabel("bits per cycle K")
         ax.set_ylabel("time steps")
         ax.set_title(f"{net}: T within 0.5% (solid; open: > T) and fill (dashed)", fontsize=9)
@@ -251,11 +255,7 @@ def plot_release_tradeoff(df: pd.DataFrame, *, title: str | None = None) -> Figu
     for corr, h in df.groupby("correction", sort=False):
         h = h.sort_values("release")
         color = pal[corr]
-        ax_t.plot(h["release"], h["fill"], ls="--", color=color, lw=1)
-        t05 = h["t_within_0p5pct"].astype(float)
-        ok = t05.notna()
-        ax_t.plot(h["release"][ok], t05[ok], "-o", color=color, ms=4, label=f"correction={corr}")
-        ax_t.plot(h["release"][~ok], h["T"][~ok], "o", mfc="white", color=color, ms=6)
+        _latency_and_fill(ax_t, h, "release", color, f"correction={corr}")
         ax_sin.plot(h["release"], 100 * h["sin_neuron_rate"], "-o", color=color, ms=4, label=f"correction={corr}")
         ax_sin.plot(h["release"], 100 * h["sin_spike_share"], ":", color=color, lw=1)
     K = int(df["K"].iloc[0])
