@@ -83,6 +83,20 @@ def test_save_fig_writes_png_pdf_and_json(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["demo.json", "demo.pdf", "demo.png"]
 
 
+def test_save_fig_gives_the_same_png_and_pdf_bytes_on_every_run(tmp_path, monkeypatch):
+    import time as _time
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    plots.save_fig(fig, "demo", tmp_path / "a", {})
+    real = _time.time
+    monkeypatch.setattr(_time, "time", lambda: real() + 86400 * 400)  # a year later
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(real()) + 86400 * 400))
+    plots.save_fig(fig, "demo", tmp_path / "b", {})
+    for ext in ("png", "pdf"):
+        assert (tmp_path / "a" / f"demo.{ext}").read_bytes() == (tmp_path / "b" / f"demo.{ext}").read_bytes(), ext
+
+
 def test_save_fig_is_atomic_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
     fig, ax = plt.subplots()
     plots.save_fig(fig, "demo", tmp_path, {"version": 1})

@@ -95,7 +95,13 @@ def save_fig(fig: Figure, name: str, out_dir, params: Mapping[str, Any] | None =
     paths = []
     for ext in ("png", "pdf"):
         paths.append(
-            atomic_save(out / f"{name}.{ext}", lambda tmp, ext=ext: fig.savefig(tmp, format=ext, bbox_inches="tight"))
+            atomic_save(
+                out / f"{name}.{ext}",
+                # no creation date in the PDF: the same figure gives the same bytes on every run
+                lambda tmp, ext=ext: fig.savefig(
+                    tmp, format=ext, bbox_inches="tight", metadata={"CreationDate": None} if ext == "pdf" else None
+                ),
+            )
         )
     paths.append(write_json(out / f"{name}.json", meta))
     return paths
