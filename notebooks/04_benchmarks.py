@@ -88,7 +88,7 @@ print(analysis.claim_verdict(tabs["latency"]))
 # %% [markdown]
 # ## 4. Our numbers beside the paper's and published peers'
 #
-# Reference rows are the published numbers as listed in `docs/method.md` §8 (different ANNs, data and often far larger T; CIFAR and ImageNet need the `cpu-full` or `paper` profiles). Our rows: accuracy at the last simulated step, T = first step within 1% of our ANN.
+# Reference rows are the published numbers as listed in `docs/method.md` §8 (different ANNs, data and often far larger T; CIFAR and ImageNet need the `cpu-full` or `paper` profiles). Our rows: accuracy at the last simulated step, T = the step from which acc(t) stays within 1% of our ANN.
 
 # %%
 comparison = analysis.comparison_table(tabs["latency"])

@@ -211,3 +211,19 @@ def test_neuron_traces_raster_energy_drawing_and_peer():
     fig = plots.plot_peer_comparison(peer)
     curves = {line.get_label(): list(line.get_ydata()) for line in fig.axes[0].lines}
     assert curves["ours"] == [0.5, 0.9] and curves["sj"] == [0.4, 0.9]  # one curve per implementation
+
+
+def test_peer_comparison_pairs_each_variant_ours_solid_spikingjelly_dashed():
+    t = np.arange(1, 9)
+    rows = [
+        pd.DataFrame({"t": t, "accuracy": t / 10, "implementation": f"{side}_{v}", "ann_accuracy": 0.9})
+        for v in ("layer", "channel-half")
+        for side in ("ours", "spikingjelly")
+    ]
+    fig = plots.plot_peer_comparison(pd.concat(rows))
+    lines = [ln for ln in fig.axes[0].get_lines() if not ln.get_label().startswith("ANN")]
+    assert len(lines) == 4
+    styles = {ln.get_label(): (ln.get_linestyle(), ln.get_color()) for ln in lines}
+    assert styles["layer: ours"][0] == "-" and styles["layer: SpikingJelly"][0] == "--"
+    assert styles["layer: ours"][1] == styles["layer: SpikingJelly"][1] != styles["channel-half: ours"][1]
+    plt.close(fig)

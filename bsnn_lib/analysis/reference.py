@@ -36,7 +36,7 @@ def comparison_table(latency: pd.DataFrame) -> pd.DataFrame:
             "ann_accuracy_pct": (100 * latency["ann_accuracy"]).round(2),
             "snn_accuracy_pct": (100 * latency["final_accuracy"]).round(2),
             "T": latency["t_within_1pct"],
-            "note": "T = first step within 1% of the ANN; accuracy at the last simulated step",
+            "note": "T = the step from which acc(t) stays within 1% of the ANN; accuracy at the last simulated step",
             "source": "results/<profile>/04_benchmarks/latency.csv",
         }
     )

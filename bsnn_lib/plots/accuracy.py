@@ -139,6 +139,9 @@ def plot_peer_comparison(peer: pd.DataFrame, *, title: str | None = None, zoom: 
     df = peer.copy()
     if "ann_accuracy" not in df or df["ann_accuracy"].isna().all():
         df["ann_accuracy"] = np.nan
+    split = df["implementation"].astype(str).str.extract(r"^(ours|spikingjelly)_(.+)$")
+    if split.notna().all().all():  # several variants: one colour per variant, ours solid, SJ dashed
+        return _plot_peer_variants(df.assign(side=split[0], variant=split[1]), title, zoom)
     impls = hue_order(df, "implementation")
     pal = dict(zip(impls, sns.color_palette("Set1", len(impls))))
     if df["ann_accuracy"].notna().any():
@@ -153,5 +156,39 @@ def plot_peer_comparison(peer: pd.DataFrame, *, title: str | None = None, zoom: 
     ax.legend()
     if title:
         ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def _plot_peer_variants(df: pd.DataFrame, title: str | None, zoom: float | None) -> Figure:
+    """Per variant (colour): ours (solid) and SpikingJelly (dashed) against t; right, the zoom
+    to within ``zoom`` of the ANN."""
+    variants = list(dict.fromkeys(df["variant"]))
+    pal = dict(zip(variants, sns.color_palette("Set1", len(variants))))
+    fig, axes = plt.subplots(1, 2 if zoom else 1, figsize=(11.5 if zoom else 6.2, 4.0), squeeze=False)
+    ann = df["ann_accuracy"].dropna()
+    for ax in axes[0]:
+        for (variant, side), g in df.groupby(["variant", "side"], sort=False):
+            ours = side == "ours"
+            ax.plot(
+                g["t"],
+                g["accuracy"],
+                color=pal[variant],
+                ls="-" if ours else "--",
+                lw=2.2 if ours else 1.2,
+                alpha=0.55 if ours else 1.0,
+                label=f"{variant}: {'ours' if ours else 'SpikingJelly'}",
+            )
+        if not ann.empty:
+            ax.axhline(float(ann.iloc[0]), color="k", lw=1, ls=":", label=f"ANN {100 * float(ann.iloc[0]):.2f}%")
+        ax.set_xlabel("time step t")
+    axes[0][0].set_ylabel("test accuracy")
+    if zoom and not ann.empty:
+        a = float(ann.iloc[0])
+        axes[0][1].set_ylim(a - zoom, a + zoom / 5)
+        axes[0][1].set_title(f"zoom: within {100 * zoom:g} points of the ANN", fontsize=9)
+    axes[0][0].legend(fontsize=7, ncol=2)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
