@@ -95,3 +95,13 @@ def convert_double(method: str, kind: str = "vgg", n: int = 32, **opts):
     _, loader = make_data(model, n=n)
     snn = convert(model, loader, method_config(method, **opts), mean=(0.0,), std=(1.0,)).double()
     return snn, next(iter(loader))[0].double(), loader
+
+
+def assert_same_spikes(a, b) -> None:
+    """Two :func:`bsnn_lib.simulate.spike_counts` results are equal: the same layers, the same
+    spike counts per neuron, the same predictions at every t."""
+    (counts_a, preds_a), (counts_b, preds_b) = a, b
+    assert counts_a.keys() == counts_b.keys()
+    for name in counts_a:
+        assert torch.equal(counts_a[name], counts_b[name]), name
+    assert torch.equal(preds_a, preds_b)

@@ -3,7 +3,7 @@ signed correction spikes, the SIN that early firing brings back, and the fast en
 
 import pytest
 import torch
-from _nets import convert_double
+from _nets import assert_same_spikes, convert_double
 
 from bsnn_lib.convert import ConversionError
 from bsnn_lib.methods import MethodConfigError, method_config
@@ -21,11 +21,7 @@ def test_release_after_the_whole_frame_is_bsnn_mixed_spike_for_spike(K, residual
     mixed, _, _ = _convert("bsnn-mixed", bits=",".join([str(K)] * 3), residual=residual, rounding=rounding)
     assert early.fill_steps == mixed.fill_steps == 3 * K + 1
     T = early.fill_steps + 5 * K
-    counts_e, preds_e = spike_counts(early, x, T, engine="reference")
-    counts_m, preds_m = spike_counts(mixed, x, T, engine="reference")
-    for name in counts_m:
-        assert torch.equal(counts_e[name], counts_m[name]), name
-    assert torch.equal(preds_e, preds_m)
+    assert_same_spikes(spike_counts(early, x, T, engine="reference"), spike_counts(mixed, x, T, engine="reference"))
 
 
 @pytest.mark.parametrize("delta", [1, 2, 3])
@@ -42,11 +38,7 @@ def test_the_fill_is_L_delta_plus_one(delta):
 def test_fast_engine_agrees_with_the_reference(correction):
     snn, x, _ = _convert("bsnn-early", K=4, release=2, correction=correction, rounding="nearest")
     T = snn.fill_steps + 20
-    ref = spike_counts(snn, x, T, engine="reference")
-    fast = spike_counts(snn, x, T, engine="fast", chunk=4)
-    for name in ref[0]:
-        assert torch.equal(ref[0][name], fast[0][name])
-    assert torch.equal(ref[1], fast[1])
+    assert_same_spikes(spike_counts(snn, x, T, engine="reference"), spike_counts(snn, x, T, engine="fast", chunk=4))
 
 
 def test_signed_correction_never_sends_a_negative_frame(monkeypatch):

@@ -3,7 +3,7 @@ equality with the double-buffered neuron when every layer has the same bits."""
 
 import pytest
 import torch
-from _nets import build, convert_double, make_data
+from _nets import assert_same_spikes, build, convert_double, make_data
 
 from bsnn_lib.convert import ConversionError, convert
 from bsnn_lib.methods import method_config
@@ -20,12 +20,7 @@ def test_equal_bits_are_the_double_buffered_neuron_spike_for_spike(K, residual, 
     double, _, _ = _convert("bsnn-double", K=K, bias="first", residual=residual, rounding=rounding)
     assert mixed.fill_steps == double.fill_steps
     T = mixed.fill_steps + 5 * K
-    counts_m, preds_m = spike_counts(mixed, x, T, engine="reference")
-    counts_d, preds_d = spike_counts(double, x, T, engine="reference")
-    assert counts_m.keys() == counts_d.keys()
-    for name in counts_m:
-        assert torch.equal(counts_m[name], counts_d[name]), name
-    assert torch.equal(preds_m, preds_d)
+    assert_same_spikes(spike_counts(mixed, x, T, engine="reference"), spike_counts(double, x, T, engine="reference"))
 
 
 @pytest.mark.parametrize("bits", [(4, 2, 3), (3, 3, 1), (2, 4, 2)])
@@ -61,10 +56,7 @@ def test_fast_engine_and_frame_held_readout_agree_with_the_reference():
     assert snn.fill_steps == (3 + 3 + 2 + 1) + 2 - 1  # held until the last layer's first frame ends
     T = snn.fill_steps + 12
     ref = spike_counts(snn, x, T, engine="reference")
-    fast = spike_counts(snn, x, T, engine="fast", chunk=4)
-    for name in ref[0]:
-        assert torch.equal(ref[0][name], fast[0][name])
-    assert torch.equal(ref[1], fast[1])
+    assert_same_spikes(ref, spike_counts(snn, x, T, engine="fast", chunk=4))
     assert (ref[1][: snn.fill_steps - 1] == -1).all() and (ref[1][snn.fill_steps - 1] >= 0).any()
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import torch
 
-from bsnn_lib.methods.base import FIRE_TOLERANCE, Schedule, label_extras
+from bsnn_lib.methods.base import Schedule, label_extras
 from bsnn_lib.methods.bistable_mixed import BsnnMixed, MixedNeuron, MixedSchedule, check_feed_forward
 from bsnn_lib.methods.config import MethodConfig
 from bsnn_lib.methods.options import MethodConfigError, Option, declare
@@ -120,7 +120,7 @@ class EarlyNeuron(MixedNeuron):
         if t < start:
             return torch.zeros_like(z)
         thr = self.threshold * 2.0 ** -(k + 1)
-        eps = FIRE_TOLERANCE / 2**P * self.threshold
+        eps = sch.fire_eps * self.threshold
         spikes = self.v + eps >= thr
         out = spikes * thr
         if sch.cfg.correction == "signed":

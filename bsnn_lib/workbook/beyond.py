@@ -46,7 +46,8 @@ def release_tradeoff(s: Setup, progress: bool = True) -> pd.DataFrame | None:
     rows = []
     for (delta, corr, c), cr in zip(cells, results):
         r = cr.result
-        L = int(r.layer_meta["depth"].max())
+        sch = c.method.spec.schedule(c.method)
+        sch.bind(int(r.layer_meta["depth"].max()))
         rows.append(
             {
                 "dataset": c.dataset,
@@ -55,7 +56,7 @@ def release_tradeoff(s: Setup, progress: bool = True) -> pd.DataFrame | None:
                 "release": delta,
                 "correction": corr,
                 "label": c.method.label(),
-                "fill": L * delta + 1,
+                "fill": sch.answer_steps(sch.L + 1, hold=sch.hold_frames),
                 "T": c.T,
                 "n_images": r.n,
                 **latency_row(r.accuracy().accuracy.to_numpy(), r.ann_accuracy),
