@@ -23,18 +23,19 @@ import threading
 
 import torch
 
-__all__ = ["ENV", "available", "if_step", "per_image"]
+__all__ = ["ENV", "STAT_KEYS", "available", "if_step", "layer_stats", "per_image"]
 
 log = logging.getLogger(__name__)
 ENV = "BSNN_KERNELS"
 
 _SOURCE = r"""
 #include <torch/extension.h>
+#include <ATen/Parallel.h>
 
 template <typename T>
 static void if_loop(T* v, const T* z, const T* b, const T* t, T* o, int32_t* cnt, T* osum,
-                    int64_t N, int64_t P, bool reset_zero) {
-  for (int64_t n = 0; n < N; ++n) {
+                    int64_t n0, int64_t n1, int64_t P, bool reset_zero) {
+  for (int64_t n = n0; n < n1; ++n) {
     T* vv = v + n * P; const T* zz = z + n * P; T* oo = o + n * P;
     if (cnt) {
       int32_t* cc = cnt + n * P; T* ss = osum + n * P;
@@ -58,6 +59,60 @@ static void if_loop(T* v, const T* z, const T* b, const T* t, T* o, int32_t* cnt
   }
 }
 
+// One layer's statistics at one time (simulate._StatCollector.snapshot) in one pass:
+// out[0..8] = spikes, sin_neurons, sin_spikes, sin_neurons_q, sin_spikes_q, err_total, err_sin,
+// err_clip, sops. Counts are exact (int64); errors and SOPs are summed in double from the same
+// float32 (or double) terms as the eager ops: rate = out_sum / norm, e2 = (rate - a)^2.
+template <typename T>
+static void stats_loop(const int32_t* cnt, const T* osum, const T* a, const bool* in, const bool* inq,
+                       const bool* clip, const T* fan, int64_t i0, int64_t i1, int64_t P, T norm,
+                       int64_t* ic, double* dc) {
+  int64_t spikes = 0, sn = 0, ss = 0, snq = 0, ssq = 0;
+  double et = 0, es = 0, ec = 0, sops = 0;
+  for (int64_t i = i0; i < i1; ++i) {
+    const int64_t c = cnt[i];
+    spikes += c;
+    if (in[i]) { sn += c > 0; ss += c; }
+    if (inq[i]) { snq += c > 0; ssq += c; }
+    const T rate = norm > T(0) ? osum[i] / norm : T(0);
+    const T d = rate - a[i];
+    const double e2 = double(d * d);
+    et += e2;
+    if (in[i] && rate > T(0)) es += e2;
+    if (clip[i]) ec += e2;
+    if (fan) sops += double(T(c) * fan[i % P]);
+  }
+  ic[0] = spikes; ic[1] = sn; ic[2] = ss; ic[3] = snq; ic[4] = ssq;
+  dc[0] = et; dc[1] = es; dc[2] = ec; dc[3] = sops;
+}
+
+std::vector<double> layer_stats(torch::Tensor cnt, torch::Tensor osum, torch::Tensor a, torch::Tensor in,
+                                torch::Tensor inq, torch::Tensor clip, c10::optional<torch::Tensor> fan,
+                                double norm) {
+  const int64_t M = cnt.numel(), P = fan.has_value() ? fan->numel() : 1;
+  const int64_t grain = 1 << 16, chunks = std::max<int64_t>(1, (M + grain - 1) / grain);
+  std::vector<int64_t> ic(chunks * 5, 0);
+  std::vector<double> dc(chunks * 4, 0.0);
+  AT_DISPATCH_FLOATING_TYPES(osum.scalar_type(), "layer_stats", [&] {
+    const scalar_t* pf = fan.has_value() ? fan->data_ptr<scalar_t>() : nullptr;
+    at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t k = c0; k < c1; ++k)
+        stats_loop<scalar_t>(cnt.data_ptr<int32_t>(), osum.data_ptr<scalar_t>(), a.data_ptr<scalar_t>(),
+                             in.data_ptr<bool>(), inq.data_ptr<bool>(), clip.data_ptr<bool>(), pf,
+                             k * grain, std::min(M, (k + 1) * grain), P, scalar_t(norm),
+                             &ic[k * 5], &dc[k * 4]);
+    });
+  });
+  std::vector<double> out(9, 0.0);
+  int64_t tot[5] = {0, 0, 0, 0, 0};
+  for (int64_t k = 0; k < chunks; ++k) {  // fixed chunks, summed in order: the same result on any thread count
+    for (int j = 0; j < 5; ++j) tot[j] += ic[k * 5 + j];
+    for (int j = 0; j < 4; ++j) out[5 + j] += dc[k * 4 + j];
+  }
+  for (int j = 0; j < 5; ++j) out[j] = double(tot[j]);
+  return out;
+}
+
 torch::Tensor if_step(torch::Tensor v, torch::Tensor z, torch::Tensor b, torch::Tensor t,
                       c10::optional<torch::Tensor> cnt, c10::optional<torch::Tensor> osum, bool reset_zero) {
   auto out = torch::empty_like(v);
@@ -65,8 +120,12 @@ torch::Tensor if_step(torch::Tensor v, torch::Tensor z, torch::Tensor b, torch::
   int32_t* pc = cnt.has_value() ? cnt->data_ptr<int32_t>() : nullptr;
   AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "if_step", [&] {
     scalar_t* ps = osum.has_value() ? osum->data_ptr<scalar_t>() : nullptr;
-    if_loop<scalar_t>(v.data_ptr<scalar_t>(), z.data_ptr<scalar_t>(), b.data_ptr<scalar_t>(),
-                      t.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), pc, ps, N, P, reset_zero);
+    scalar_t *pv = v.data_ptr<scalar_t>(), *po = out.data_ptr<scalar_t>();
+    const scalar_t *pz = z.data_ptr<scalar_t>(), *pb = b.data_ptr<scalar_t>(), *pt = t.data_ptr<scalar_t>();
+    // images are independent: split the batch over torch's intra-op threads (same result)
+    at::parallel_for(0, N, std::max<int64_t>(1, 32768 / std::max<int64_t>(P, 1)), [&](int64_t n0, int64_t n1) {
+      if_loop<scalar_t>(pv, pz, pb, pt, po, pc, ps, n0, n1, P, reset_zero);
+    });
   });
   return out;
 }
@@ -85,10 +144,11 @@ def _load():
                 from torch.utils.cpp_extension import load_inline
 
                 _module = load_inline(
-                    "bsnn_kernels_v1",
+                    "bsnn_kernels_v3",
                     cpp_sources=_SOURCE,
-                    functions=["if_step"],
-                    extra_cflags=["-O3", "-march=native", "-ffp-contract=off", "-fopenmp-simd"],
+                    functions=["if_step", "layer_stats"],
+                    extra_cflags=["-O3", "-march=native", "-ffp-contract=off", "-fopenmp"],
+                    extra_ldflags=["-fopenmp"],
                     verbose=False,
                 )
             except Exception as err:  # noqa: BLE001 - no compiler, no headers: the eager ops work too
@@ -141,3 +201,46 @@ def if_step(
     if count is not None and (count.stride() != v.stride() or out_sum.stride() != v.stride()):
         return None
     return _module.if_step(v, z, b, thr, count, out_sum, reset_zero)
+
+
+STAT_KEYS = (
+    "spikes",
+    "sin_neurons",
+    "sin_spikes",
+    "sin_neurons_q",
+    "sin_spikes_q",
+    "err_total",
+    "err_sin",
+    "err_clip",
+    "sops",
+)
+"""The values :func:`layer_stats` returns, in order."""
+
+
+def layer_stats(
+    count: torch.Tensor,
+    out_sum: torch.Tensor,
+    norm: float,
+    a: torch.Tensor,
+    inactive: torch.Tensor,
+    inactive_q: torch.Tensor,
+    clip: torch.Tensor,
+    fanout: torch.Tensor | None,
+) -> dict[str, float] | None:
+    """One layer's statistics (:data:`STAT_KEYS`) in one pass over memory, or None when the
+    kernel cannot run on these tensors (then the caller uses the eager ops).
+
+    ``count``, ``out_sum``: the neuron's counters; ``a``, ``inactive``, ``inactive_q``, ``clip``:
+    its ANN references, all of one shape and memory layout; ``fanout``: SOPs per spike, one
+    image's map (broadcast over the batch)."""
+    if count.device.type != "cpu" or out_sum.dtype not in (torch.float32, torch.float64) or not available():
+        return None
+    layout = _layout(count)
+    tensors = (out_sum, a, inactive, inactive_q, clip)
+    if layout is None or any(_layout(x) != layout or x.stride() != count.stride() for x in tensors):
+        return None
+    if a.dtype != out_sum.dtype or count.dtype != torch.int32 or any(x.dtype != torch.bool for x in tensors[2:]):
+        return None
+    fan = None if fanout is None else per_image(fanout, out_sum)
+    values = _module.layer_stats(count, out_sum, a, inactive, inactive_q, clip, fan, float(norm))
+    return dict(zip(STAT_KEYS, values))

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from bsnn_lib import kernels
 from bsnn_lib.cost import ann_macs, energy_table, fanout_maps
 from bsnn_lib.network import SpikingNetwork, build_view
 from bsnn_lib.neurons import Zeros
@@ -174,6 +175,7 @@ class _LayerReference:
         self.inactive_q = inactive_q
         self.clip = self.a > theta
         self.a_sq = float((self.a.double() ** 2).sum())
+        self.n_inactive, self.n_inactive_q = float(self.inactive.sum()), float(inactive_q.sum())
 
 
 class _StatCollector:
@@ -201,19 +203,31 @@ class _StatCollector:
             if n.count is None:
                 continue
             ref, s = self.refs[n.name], self.sums[(n.name, t)]
-            for key, value in sin_counts(n.count, ref.inactive).items():
-                s[key] += value
-            for key, value in sin_counts(n.count, ref.inactive_q).items():
-                if key != "spikes":
-                    s[key + "_q"] += value
-            s["neurons"] += n.count.numel()
             norm = self.snn.schedule.emitted_units(n.depth, t)
-            rate = n.out_sum / norm if norm > 0 else torch.zeros_like(n.out_sum)
-            for key, value in _error_parts(rate, ref.a, ref.inactive, ref.clip).items():
-                s[key] += value
+            fan = self.fanout.get(n.name)
+            fused = kernels.layer_stats(n.count, n.out_sum, norm, ref.a, ref.inactive, ref.inactive_q, ref.clip, fan)
+            if fused is None:  # the same sums with eager ops (GPU, other layouts, no compiler)
+                fused = self._eager(n, ref, norm, fan)
+            s["inactive"] += ref.n_inactive
+            s["inactive_q"] += ref.n_inactive_q
+            for key in ("spikes", "sin_neurons", "sin_spikes", "sin_neurons_q", "sin_spikes_q", "err_sin", "err_clip"):
+                s[key] += fused[key]
+            s["err_rest"] += max(fused["err_total"] - fused["err_sin"] - fused["err_clip"], 0.0)
+            if fan is not None:
+                s["sops"] += fused["sops"]
+            s["neurons"] += n.count.numel()
             s["a_sq"] += ref.a_sq
-            if n.name in self.fanout:
-                s["sops"] += float((n.count * self.fanout[n.name]).sum(dtype=torch.float64))
+
+    @staticmethod
+    def _eager(n, ref: _LayerReference, norm: float, fan: torch.Tensor | None) -> dict[str, float]:
+        """:func:`bsnn_lib.kernels.layer_stats` with eager ops (the fallback, and its test)."""
+        out = sin_counts(n.count, ref.inactive)
+        out.update({k + "_q": v for k, v in sin_counts(n.count, ref.inactive_q).items() if k != "spikes"})
+        rate = n.out_sum / norm if norm > 0 else torch.zeros_like(n.out_sum)
+        out.update(_error_parts(rate, ref.a, ref.inactive, ref.clip))
+        out["err_total"] = out["err_sin"] + out["err_clip"] + out.pop("err_rest")
+        out["sops"] = 0.0 if fan is None else float((n.count * fan).sum(dtype=torch.float64))
+        return out
 
 
 def sin_counts(count: torch.Tensor, inactive: torch.Tensor) -> dict[str, float]:

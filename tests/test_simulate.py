@@ -156,3 +156,31 @@ def test_a_frame_held_readout_answers_what_the_per_step_readout_says_at_each_fra
     for t in range(held.fill_steps - 1, T):  # 0-based step t; frames end at phase K - 1
         last_end = t - (t % K) + K - 1 if t % K == K - 1 else t - (t % K) - 1
         assert torch.equal(p_held[t], p_step[last_end]), t
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fused_statistics_equal_the_eager_statistics(channels_last, monkeypatch):
+    """The one-pass statistics kernel gives the eager ops' sums: counts exactly, errors and
+    SOPs to float64 rounding (in both memory layouts, on a run with SIN and clipping)."""
+    from bsnn_lib import kernels
+
+    if not kernels.available():
+        pytest.skip("no C++ compiler for the fused kernels")
+    model = build("resnet")
+    _, loader = make_data(model, n=32)
+    snn = convert(model, loader, method_config("rate", percentile=99.0), mean=MEAN, std=STD)
+    fused = simulate(snn, loader, 24, stat_every=4, progress=False, channels_last=channels_last)
+    calls = []
+    real = kernels.layer_stats
+    monkeypatch.setattr(kernels, "layer_stats", lambda *a: calls.append(real(*a)) or None)  # count, then eager
+    eager = simulate(snn, loader, 24, stat_every=4, progress=False, channels_last=channels_last)
+    assert calls and all(c is not None for c in calls)  # the kernel accepted every layer of this run
+    assert fused.layer_sums.keys() == eager.layer_sums.keys()
+    total = lambda key, r: sum(s[key] for s in r.layer_sums.values())  # noqa: E731
+    assert total("sin_neurons", fused) > 0 and total("err_clip", fused) > 0  # the run has SIN and clipping
+    for k, a in fused.layer_sums.items():
+        b = eager.layer_sums[k]
+        for col in ("spikes", "sin_neurons", "sin_spikes", "sin_neurons_q", "sin_spikes_q", "inactive", "neurons"):
+            assert a[col] == b[col], (k, col)
+        for col in ("err_sin", "err_clip", "err_rest", "sops", "a_sq"):
+            assert a[col] == pytest.approx(b[col], rel=1e-9, abs=1e-12), (k, col)
