@@ -59,9 +59,10 @@ from bsnn_lib.analysis.bootstrap import Curves, bootstrap_latency, ratio_interva
 from bsnn_lib.convert import fold_batchnorm, trace  # noqa: E402
 from bsnn_lib.cost import ann_macs, fanout_maps  # noqa: E402
 from bsnn_lib.experiments import build_snn, cell, test_loader, trained_ann  # noqa: E402
-from bsnn_lib.io import run_metadata, write_csv, write_json, write_text  # noqa: E402
+from bsnn_lib.io import run_metadata, write_bytes, write_csv, write_json, write_text  # noqa: E402
 from bsnn_lib.methods import method_config  # noqa: E402
 from bsnn_lib.progress import bar  # noqa: E402
+from bsnn_lib.verdict import curves_npz  # noqa: E402
 
 TABLES = ("binary", "nearest", "fitted")
 
@@ -295,6 +296,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     write_csv(out / "report.csv", rep)
     if ratios:
         write_csv(out / "ratios.csv", pd.DataFrame(ratios))
+    # the chosen variant's per-image record, in the verdict's format: notebook 05 puts FS beside
+    # the verdict families (same report images, same bootstrap)
+    net = f"{args.dataset}-{args.arch}"
+    chosen = curves[f"fs K={chosen_K}"]
+    write_bytes(out / "curves" / f"{net}-fs.npz", curves_npz(chosen.correct, chosen.ann))
     summary = {
         "spikingjelly_version": sj_version(),
         "args": vars(args),
@@ -334,6 +340,8 @@ def _verdict_ratios(args, curves: dict[str, Curves], rep: pd.DataFrame, chosen_K
             print(f"skipping {path.name}: not the same report images as this run", file=sys.stderr)
             continue
         fam = path.stem[len(net) + 1 :]
+        if fam == "fs":  # the verdict's copy of this script's own curves
+            continue
         boot = bootstrap_latency({fam: other, fs_name: curves[fs_name]}, n_boot=args.n_boot)
         for tol, key in ((0.01, "1pct"), (0.005, "0p5pct")):
             r = ratio_interval(boot[fam][tol], boot[fs_name][tol], other.T)

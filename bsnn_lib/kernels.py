@@ -23,7 +23,7 @@ import threading
 
 import torch
 
-__all__ = ["ENV", "STAT_KEYS", "available", "if_step", "layer_stats", "per_image"]
+__all__ = ["ENV", "STAT_KEYS", "available", "bistable_step", "if_step", "layer_stats", "per_image"]
 
 log = logging.getLogger(__name__)
 ENV = "BSNN_KERNELS"
@@ -57,6 +57,59 @@ static void if_loop(T* v, const T* z, const T* b, const T* t, T* o, int32_t* cnt
       }
     }
   }
+}
+
+// One step of the two-compartment bistable neuron of bsnn-mixed / bsnn-early (their step rule,
+// with the same float operations in the same order): the input goes into v (late: the rest of
+// the frame being fired) or into v_in (+ the bias once per frame); then, when firing bit k with
+// weight thr = threshold * scale: spike = v + eps >= thr, out = spike ? thr : 0; signed: a
+// negative spike where v <= -thr while the frame's sum so far stays >= thr; v -= out.
+template <typename T>
+static void bistable_loop(T* v, T* vin, const T* z, const T* b, const T* th, const T* ep, T* sent, T* o,
+                          int32_t* cnt, T* osum, int64_t n0, int64_t n1, int64_t P, bool late, bool gain,
+                          bool fire, T scale) {
+  for (int64_t n = n0; n < n1; ++n) {
+    for (int64_t j = 0; j < P; ++j) {
+      const int64_t i = n * P + j;
+      if (late) v[i] = v[i] + z[i];
+      else vin[i] = gain ? (vin[i] + z[i]) + b[j] : vin[i] + z[i];
+      if (!fire) continue;
+      const T thr = th[j] * scale, eps = ep[j];
+      bool s = v[i] + eps >= thr;
+      T out = s ? thr : T(0);
+      if (sent) {
+        const bool neg = !s && (eps - v[i] >= thr) && (sent[i] + eps >= thr);
+        if (neg) out = out - thr;
+        sent[i] = sent[i] + out;
+        s = s || neg;
+      }
+      v[i] = v[i] - out;
+      o[i] = out;
+      if (cnt) { cnt[i] += s ? 1 : 0; osum[i] = osum[i] + out; }
+    }
+  }
+}
+
+c10::optional<torch::Tensor> bistable_step(torch::Tensor v, torch::Tensor vin, torch::Tensor z, torch::Tensor b,
+                                           torch::Tensor th, torch::Tensor ep, c10::optional<torch::Tensor> sent,
+                                           c10::optional<torch::Tensor> cnt, c10::optional<torch::Tensor> osum,
+                                           bool late, bool gain, bool fire, double scale) {
+  auto out = fire ? torch::empty_like(v) : torch::Tensor();
+  const int64_t P = b.numel(), N = v.numel() / P;
+  int32_t* pc = cnt.has_value() ? cnt->data_ptr<int32_t>() : nullptr;
+  AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "bistable_step", [&] {
+    scalar_t* ps = osum.has_value() ? osum->data_ptr<scalar_t>() : nullptr;
+    scalar_t* pn = sent.has_value() ? sent->data_ptr<scalar_t>() : nullptr;
+    scalar_t* po = fire ? out.data_ptr<scalar_t>() : nullptr;
+    scalar_t *pv = v.data_ptr<scalar_t>(), *pi = vin.data_ptr<scalar_t>();
+    const scalar_t *pz = z.data_ptr<scalar_t>(), *pb = b.data_ptr<scalar_t>(), *pt = th.data_ptr<scalar_t>();
+    const scalar_t* pe = ep.data_ptr<scalar_t>();
+    at::parallel_for(0, N, std::max<int64_t>(1, 32768 / std::max<int64_t>(P, 1)), [&](int64_t n0, int64_t n1) {
+      bistable_loop<scalar_t>(pv, pi, pz, pb, pt, pe, pn, po, pc, ps, n0, n1, P, late, gain, fire, scalar_t(scale));
+    });
+  });
+  if (!fire) return c10::nullopt;
+  return out;
 }
 
 // One layer's statistics at one time (simulate._StatCollector.snapshot) in one pass:
@@ -144,9 +197,9 @@ def _load():
                 from torch.utils.cpp_extension import load_inline
 
                 _module = load_inline(
-                    "bsnn_kernels_v3",
+                    "bsnn_kernels_v4",
                     cpp_sources=_SOURCE,
-                    functions=["if_step", "layer_stats"],
+                    functions=["if_step", "layer_stats", "bistable_step"],
                     extra_cflags=["-O3", "-march=native", "-ffp-contract=off", "-fopenmp"],
                     extra_ldflags=["-fopenmp"],
                     verbose=False,
@@ -244,3 +297,35 @@ def layer_stats(
     fan = None if fanout is None else per_image(fanout, out_sum)
     values = _module.layer_stats(count, out_sum, a, inactive, inactive_q, clip, fan, float(norm))
     return dict(zip(STAT_KEYS, values))
+
+
+def bistable_step(
+    state: dict[str, torch.Tensor | None],
+    z: torch.Tensor,
+    arrays: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    *,
+    late: bool,
+    gain: bool,
+    fire: bool,
+    scale: float,
+) -> tuple[bool, torch.Tensor | None]:
+    """One fused step of the two-compartment bistable neuron (``bsnn-mixed``, ``bsnn-early``).
+
+    ``state`` holds ``v``, ``v_in``, ``sent`` (None: no signed correction), ``count`` and
+    ``out_sum`` (None: not recording), updated in place; ``arrays`` are the :func:`per_image`
+    bias, threshold and firing tolerance. Returns (ran, output): ran is False when the kernel
+    cannot run on these tensors (the caller then uses its eager step); the output is None when
+    the step does not fire."""
+    v = state["v"]
+    if v.device.type != "cpu" or v.dtype not in (torch.float32, torch.float64) or not available():
+        return False, None
+    layout = _layout(v)
+    others = [state["v_in"], z] + [state[k] for k in ("sent", "count", "out_sum") if state[k] is not None]
+    if layout is None or any(_layout(x) != layout or x.stride() != v.stride() for x in others):
+        return False, None
+    if z.dtype != v.dtype or any(a is None for a in arrays):
+        return False, None
+    out = _module.bistable_step(
+        v, state["v_in"], z, *arrays, state["sent"], state["count"], state["out_sum"], late, gain, fire, scale
+    )
+    return True, out

@@ -36,6 +36,14 @@ Profile section (all keys but ``nets`` and ``families`` optional)::
       bsnn_family: bsnn
       baselines: [rate-classic, rate, phase]
       in_workbook: false              # true: notebook 04 runs it (small profiles), else reads its tables
+      peers: {fs: results/peer/fewspike-cifar10-vgg16}   # a peer run's per-image curves, same report images
+
+A **peer** is a converter run outside this library (few-spike conversion through SpikingJelly,
+``benchmarks/peer_fewspike.py``) on the same ANN and report images. Where its folder holds
+``curves/<net>-<name>.npz``, it joins the latency table (family ``<name>``) and the ratios
+T(peer) / T(BSNN family), from the same bootstrap resamples; it is not part of the claim, so its
+ratios carry the verdict ``peer`` and stay out of the verdict table. A missing file is skipped
+with a note (the peer needs ``make peer``).
 
 Cells are cached like every other simulation, so the protocol resumes where it stopped.
 """
@@ -110,6 +118,7 @@ class VerdictSpec:
     batch_size: int = 250
     calib_size: int = 1000
     in_workbook: bool = False  # notebook 04 runs the protocol itself (small profiles) or reads its tables
+    peers: dict[str, str] = field(default_factory=dict)  # name -> folder with curves/<net>-<name>.npz
 
     @property
     def bsnn_families(self) -> list[str]:
@@ -341,7 +350,9 @@ def run_verdict(
             r = results[fam.name].result
             buf = _npz(r)
             write_bytes(curves_dir / f"{key_net}-{fam.name}.npz", buf)
-        boot = bootstrap_latency({k: v.result.curves() for k, v in results.items()}, n_boot=spec.n_boot, seed=spec.seed)
+        peers = _peer_curves(spec, key_net, results)
+        all_curves = {k: v.result.curves() for k, v in results.items()} | {p: c for p, (c, _) in peers.items()}
+        boot = bootstrap_latency(all_curves, n_boot=spec.n_boot, seed=spec.seed)
         for fam in _families(spec, net):
             m, T, fill = chosen[(key_net, fam.name)]
             r = results[fam.name].result
@@ -359,25 +370,20 @@ def run_verdict(
             if m.spec.role == "bsnn":
                 bits = parse_bits(m.bits) if m.bits else [m.K] * int(r.layer_meta["depth"].max())
                 row["L_times_K"] = sum(bits)  # sum of K_l with per-layer bits (bsnn-mixed)
-            for tol, tag in ((0.01, "1pct"), (0.005, "0p5pct")):
-                iv = boot[fam.name][tol]["interval"]
-                row.update(
-                    {
-                        f"t_{tag}": iv.estimate,
-                        f"t_{tag}_lo": iv.lo,
-                        f"t_{tag}_hi": iv.hi,
-                        f"t_{tag}_censored": iv.censored_estimate,
-                        f"t_{tag}_hi_censored": iv.censored_hi,
-                        f"t_{tag}_text": iv.text(),
-                    }
-                )
-            latency.append(row)
+            latency.append(row | _interval_columns(boot[fam.name]))
+        for p, (c, variant) in peers.items():
+            write_bytes(curves_dir / f"{key_net}-{p}.npz", curves_npz(c.correct, c.ann))  # the folder stands alone
+            latency.append(_peer_latency_row(key_net, p, variant, c, boot[p], _images(spec, net, "report")["split"]))
+            chosen[(key_net, p)] = (variant, c.T, c.T)
         for b in spec.bsnn_families:
-            for base in spec.baselines:
+            for base in [*spec.baselines, *peers]:
                 if (key_net, b) not in chosen or (key_net, base) not in chosen:
                     continue
-                ratios.extend(_ratio_rows(key_net, base, b, chosen, boot))
-        verdicts.extend(_verdict_rows(key_net, ratios))
+                rows = _ratio_rows(key_net, base, b, chosen, boot)
+                for r in rows if base in peers else []:
+                    r["verdict"] = "peer"  # not a method of the claim
+                ratios.extend(rows)
+        verdicts.extend(_verdict_rows(key_net, [r for r in ratios if r["verdict"] != "peer"]))
     tables = {
         "selection": sel,
         "latency": pd.DataFrame(latency),
@@ -402,6 +408,67 @@ def run_verdict(
     return tables
 
 
+def _peer_curves(spec: VerdictSpec, net: str, results: dict[str, CellResult]) -> dict[str, tuple[Any, str]]:
+    """name -> (curves, variant label) of the spec's peers that ran on this net's report images."""
+    out = {}
+    ann = next(iter(results.values())).result.ann_per_image if results else None
+    for name, folder in spec.peers.items():
+        folder = Path(folder) if Path(folder).is_absolute() else REPO_ROOT / folder
+        path = folder / "curves" / f"{net}-{name}.npz"
+        if not path.is_file():
+            print(f"verdict: no {name} peer curves for {net} ({path}; `make peer` writes them): row skipped")
+            continue
+        c = load_curves(path)
+        if ann is not None and (c.n != len(ann) or not np.array_equal(c.ann, ann)):
+            print(f"verdict: {path} is not on this net's report images (ANN answers differ): row skipped")
+            continue
+        variant = name
+        report = folder / "report.csv"
+        if report.is_file():
+            rep = pd.read_csv(report)
+            picked = rep[rep["chosen"].astype(bool)] if "chosen" in rep else rep.iloc[:0]
+            variant = f"{picked['variant'].iloc[0]} (peer)" if len(picked) else variant
+        out[name] = (c, variant)
+    return out
+
+
+def _peer_latency_row(net: str, name: str, variant: str, c, boot: dict, split: str) -> dict[str, Any]:
+    row = {
+        "net": net,
+        "family": name,
+        "variant": variant,
+        "T": c.T,
+        "n_images": c.n,
+        "split": split,
+        "ann_accuracy": float(c.ann.mean()),
+        "final_accuracy": float(c.correct[:, -1].mean()),
+        "fill": c.T,  # a one-frame answer: complete at the pipeline fill
+    }
+    return row | _interval_columns(boot)
+
+
+def _label(variant) -> str:
+    return variant if isinstance(variant, str) else variant.label()
+
+
+def _interval_columns(boot: dict) -> dict[str, Any]:
+    """The latency table's columns of one bootstrapped curve: T within 1% and 0.5%, intervals."""
+    cols: dict[str, Any] = {}
+    for tol, tag in ((0.01, "1pct"), (0.005, "0p5pct")):
+        iv = boot[tol]["interval"]
+        cols.update(
+            {
+                f"t_{tag}": iv.estimate,
+                f"t_{tag}_lo": iv.lo,
+                f"t_{tag}_hi": iv.hi,
+                f"t_{tag}_censored": iv.censored_estimate,
+                f"t_{tag}_hi_censored": iv.censored_hi,
+                f"t_{tag}_text": iv.text(),
+            }
+        )
+    return cols
+
+
 def _ratio_rows(net: str, base: str, b: str, chosen: dict, boot: dict) -> list[dict]:
     """T(base) / T(b) at both tolerances, with the verdict against :data:`CLAIM_FACTOR`."""
     rows = []
@@ -421,8 +488,8 @@ def _ratio_rows(net: str, base: str, b: str, chosen: dict, boot: dict) -> list[d
                 "net": net,
                 "baseline": base,
                 "bsnn_family": b,
-                "baseline_variant": chosen[(net, base)][0].label(),
-                "bsnn_variant": chosen[(net, b)][0].label(),
+                "baseline_variant": _label(chosen[(net, base)][0]),
+                "bsnn_variant": _label(chosen[(net, b)][0]),
                 "tolerance": tag,
                 **r,
                 "verdict": verdict,
@@ -449,14 +516,19 @@ def _verdict_rows(net: str, ratios: list[dict]) -> list[dict]:
     ]
 
 
-def _npz(r) -> bytes:
+def curves_npz(correct: np.ndarray, ann: np.ndarray) -> bytes:
+    """One cell's per-image record (``correct[i, t-1]``, ``ann[i]``) as the bytes of the
+    ``curves/<net>-<family>.npz`` file that :func:`load_curves` reads."""
     import io
 
     buf = io.BytesIO()
-    np.savez_compressed(
-        buf, correct_packed=np.packbits(r.per_image, axis=1), T=r.T, n=r.n, ann=r.ann_per_image.astype(np.uint8)
-    )
+    n, T = correct.shape
+    np.savez_compressed(buf, correct_packed=np.packbits(correct, axis=1), T=T, n=n, ann=ann.astype(np.uint8))
     return buf.getvalue()
+
+
+def _npz(r) -> bytes:
+    return curves_npz(r.per_image, r.ann_per_image)
 
 
 def load_curves(path: str | Path):

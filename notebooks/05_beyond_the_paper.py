@@ -91,7 +91,7 @@ if v is not None and v.get("bits") is not None:
 # %% [markdown]
 # ## 3. The reported latencies, with intervals
 #
-# Each chosen variant on the report images: T within 1% and 0.5% of *its own* ANN (the QCFS net's ANN is the QCFS network) with 95% intervals, and the ratio T(rate coding) / T(bistable) against the paper's 4×.
+# Each chosen variant on the report images: T within 1% and 0.5% of *its own* ANN (the QCFS net's ANN is the QCFS network) with 95% intervals, and the ratio T(rate coding) / T(bistable) against the paper's 4×. The row `fs` is few-spike conversion (Stöckl & Maass 2021) through SpikingJelly 2.0.0 on the same ANN and report images, its K chosen on the same selection images (`benchmarks/peer_fewspike.py`, the profile's `peers`); it is a peer, not part of the paper's claim, so its ratios T(FS) / T(bistable) carry the verdict `peer` and stay out of the verdict table.
 
 # %%
 if v is not None:
@@ -129,3 +129,15 @@ if rel is not None:
     s.write({"release_tradeoff": rel}, data=rel)
     fig = plots.plot_release_tradeoff(rel, title=s.title("Early release: fill, latency and SIN against δ"))
     s.save(fig, "05_release_tradeoff", data=rel, source="bsnn_lib.workbook.beyond.release_tradeoff")
+
+# %% [markdown]
+# ## 5. Which method to pick: the Pareto front
+#
+# Every method of the profile on the notebook's net (the grid of notebooks 01–04: rate and phase coding, BSNN with each K), the early-release sweep of section 4, and few-spike (FS) conversion through SpikingJelly 2.0.0 (`benchmarks/peer_fewspike.py`, `make peer`; one point per K at its fill, on the verdict's report images, diamonds). Left: accuracy against the time steps t; right: against the synaptic operations per image spent up to t (spikes × fan-out). The black line is the Pareto front: the most accurate point at each cost. What to see: which method sits on the front at the latency or energy budget you have, and where the front reaches the ANN (dashed). One simulation per line, from the cache; these are descriptions on the notebook's test images, not selections.
+
+# %%
+front = wb.beyond.pareto(s)
+s.write({"pareto": front}, data=front)
+display(analysis.pareto_front(front, "sops_per_image")[["variant", "t", "accuracy", "sops_per_image", "images"]])
+fig = plots.plot_pareto(front, title=s.title("Accuracy against time steps and SOPs"))
+s.save(fig, "05_pareto", data=front, source="bsnn_lib.workbook.beyond.pareto")

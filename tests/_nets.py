@@ -105,3 +105,21 @@ def assert_same_spikes(a, b) -> None:
     for name in counts_a:
         assert torch.equal(counts_a[name], counts_b[name]), name
     assert torch.equal(preds_a, preds_b)
+
+
+def count_fused_steps(monkeypatch) -> dict[str, int]:
+    """Count the steps the fused two-compartment kernel ran (``fired``: those that fired), so a
+    test can tell it from the eager fallback."""
+    from bsnn_lib import kernels
+
+    ran = {"steps": 0, "fired": 0}
+    real = kernels.bistable_step
+
+    def counting(*args, **kwargs):
+        ok, out = real(*args, **kwargs)
+        ran["steps"] += ok
+        ran["fired"] += ok and out is not None
+        return ok, out
+
+    monkeypatch.setattr(kernels, "bistable_step", counting)
+    return ran

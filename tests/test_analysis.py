@@ -75,3 +75,22 @@ def test_energy_table_adds_sops_and_input_macs():
     row = e.iloc[-1]
     assert row.snn_input_macs_per_image == 16 * res.input_macs
     assert row.snn_energy_nj == pytest.approx((row.sops_per_image * 0.9 + row.snn_input_macs_per_image * 4.6) / 1e3)
+
+
+def test_pareto_front_keeps_exactly_the_non_dominated_points():
+    import pandas as pd
+
+    from bsnn_lib.analysis import pareto_front
+
+    pts = pd.DataFrame(
+        {
+            "variant": list("abcdef"),
+            "t": [4, 8, 8, 16, 32, 2],
+            "accuracy": [0.50, 0.90, 0.80, 0.90, 0.95, 0.10],
+        }
+    )
+    front = pareto_front(pts, "t")
+    assert list(front["variant"]) == ["f", "a", "b", "e"]  # c: b is as cheap and better; d: b is cheaper
+    for _, p in pts.iterrows():  # every point off the front is dominated by one on it
+        if p["variant"] not in set(front["variant"]):
+            assert ((front["t"] <= p["t"]) & (front["accuracy"] >= p["accuracy"])).any()

@@ -3,8 +3,9 @@ signed correction spikes, the SIN that early firing brings back, and the fast en
 
 import pytest
 import torch
-from _nets import assert_same_spikes, convert_double
+from _nets import assert_same_spikes, convert_double, count_fused_steps
 
+from bsnn_lib import kernels
 from bsnn_lib.convert import ConversionError
 from bsnn_lib.methods import MethodConfigError, method_config
 from bsnn_lib.methods.bistable_early import EarlyNeuron
@@ -35,10 +36,14 @@ def test_the_fill_is_L_delta_plus_one(delta):
 
 
 @pytest.mark.parametrize("correction", ["carry", "signed"])
-def test_fast_engine_agrees_with_the_reference(correction):
+def test_fast_engine_agrees_with_the_reference(correction, monkeypatch):
     snn, x, _ = _convert("bsnn-early", K=4, release=2, correction=correction, rounding="nearest")
     T = snn.fill_steps + 20
-    assert_same_spikes(spike_counts(snn, x, T, engine="reference"), spike_counts(snn, x, T, engine="fast", chunk=4))
+    ref = spike_counts(snn, x, T, engine="reference")
+    assert_same_spikes(ref, spike_counts(snn, x, T, engine="fast", chunk=4))  # the step rule, time folded
+    ran = count_fused_steps(monkeypatch)
+    assert_same_spikes(ref, spike_counts(snn, x, T, engine="fast", chunk=1))  # the fused kernel
+    assert not kernels.available() or ran["fired"] > 0
 
 
 def test_signed_correction_never_sends_a_negative_frame(monkeypatch):

@@ -3,8 +3,9 @@ equality with the double-buffered neuron when every layer has the same bits."""
 
 import pytest
 import torch
-from _nets import assert_same_spikes, build, convert_double, make_data
+from _nets import assert_same_spikes, build, convert_double, count_fused_steps, make_data
 
+from bsnn_lib import kernels
 from bsnn_lib.convert import ConversionError, convert
 from bsnn_lib.methods import method_config
 from bsnn_lib.simulate import _run, simulate, spike_counts
@@ -51,12 +52,15 @@ def test_the_quantized_ann_quantizes_each_layer_to_its_own_bits():
     assert not torch.allclose(wide.ann(x, quantized=True)[0], narrow.ann(x, quantized=True)[0])
 
 
-def test_fast_engine_and_frame_held_readout_agree_with_the_reference():
+def test_fast_engine_and_frame_held_readout_agree_with_the_reference(monkeypatch):
     snn, x, _ = _convert("bsnn-mixed", bits="3,2,2", readout="frame", rounding="nearest")
     assert snn.fill_steps == (3 + 3 + 2 + 1) + 2 - 1  # held until the last layer's first frame ends
     T = snn.fill_steps + 12
     ref = spike_counts(snn, x, T, engine="reference")
     assert_same_spikes(ref, spike_counts(snn, x, T, engine="fast", chunk=4))
+    ran = count_fused_steps(monkeypatch)
+    assert_same_spikes(ref, spike_counts(snn, x, T, engine="fast", chunk=1))  # the fused kernel
+    assert not kernels.available() or ran["fired"] > 0
     assert (ref[1][: snn.fill_steps - 1] == -1).all() and (ref[1][snn.fill_steps - 1] >= 0).any()
 
 

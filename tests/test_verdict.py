@@ -150,3 +150,41 @@ def test_a_net_can_override_its_images_and_a_familys_horizon(verdict):
     with pytest.raises(ValueError, match="nowhere"):
         verdict_spec({**raw, "nets": [{**net, "T": {"nowhere": 5}}]})
     assert dataclasses.replace(prof, verdict=raw).verdict["nets"][0]["select"] == {"n": 40}
+
+
+def test_a_peer_joins_the_latency_table_and_ratios_but_not_the_verdict(verdict, tmp_path, monkeypatch, capsys):
+    """A peer's curves (e.g. few-spike conversion through SpikingJelly) on the same report images
+    become a latency row and T(peer) / T(BSNN) ratios marked ``peer``; the verdict table is that
+    of the families alone. Curves on other images are refused with a note."""
+    import dataclasses
+
+    from bsnn_lib.verdict import curves_npz
+
+    tables, out = verdict
+    monkeypatch.setenv("BSNN_DATA_ROOT", str(out.parent / "data"))  # the fixture's cells: cached
+    monkeypatch.setenv("BSNN_PRETRAINED", "0")
+    rate = load_curves(out / "curves" / "digits-vgg-tiny-rate.npz")
+    peer = tmp_path / "peer"
+    (peer / "curves").mkdir(parents=True)
+    fill = 9  # a one-frame peer: its answer is complete at step 9
+    correct = np.zeros((rate.n, fill), dtype=bool)
+    correct[:, -1] = rate.correct[:, -1]
+    (peer / "curves" / "digits-vgg-tiny-fs.npz").write_bytes(curves_npz(correct, rate.ann))
+    pd.DataFrame([{"variant": "fs K=3 fitted", "chosen": True}, {"variant": "fs K=2", "chosen": False}]).to_csv(
+        peer / "report.csv", index=False
+    )
+    profile = load_profile("test")
+    profile = dataclasses.replace(profile, verdict={**profile.verdict, "peers": {"fs": str(peer)}})
+    got = run_verdict(profile, out_dir=tmp_path / "v", progress=False)
+    row = got["latency"].set_index("family").loc["fs"]
+    assert row["variant"] == "fs K=3 fitted (peer)" and row["fill"] == fill and row["T"] == fill
+    assert row["final_accuracy"] == pytest.approx(rate.correct[:, -1].mean())
+    peer_ratios = got["ratios"][got["ratios"]["baseline"] == "fs"]
+    assert len(peer_ratios) == 2 * 2 and set(peer_ratios["verdict"]) == {"peer"}  # 2 BSNN families x 2 tolerances
+    pd.testing.assert_frame_equal(got["verdict"], tables["verdict"])
+    assert (tmp_path / "v" / "curves" / "digits-vgg-tiny-fs.npz").is_file()
+
+    other = curves_npz(correct, ~rate.ann)  # another set of images: refused
+    (peer / "curves" / "digits-vgg-tiny-fs.npz").write_bytes(other)
+    got = run_verdict(profile, out_dir=tmp_path / "w", progress=False)
+    assert "fs" not in set(got["latency"]["family"]) and "not on this net's report images" in capsys.readouterr().out

@@ -94,11 +94,7 @@ class EarlyNeuron(MixedNeuron):
 
     kind = "bistable-early"
 
-    def reset_state(self, record: bool = False) -> None:
-        super().reset_state(record)
-        self.sent: torch.Tensor | None = None
-
-    def step(self, z: torch.Tensor, t: int) -> torch.Tensor:
+    def step(self, z: torch.Tensor, t: int, fused: bool = False) -> torch.Tensor:
         self._init_state(z)
         if getattr(self, "v_in", None) is None:
             self.v_in = torch.zeros_like(self.v)
@@ -110,29 +106,18 @@ class EarlyNeuron(MixedNeuron):
             return torch.zeros_like(z)
         if t >= start and (t - start) % P == 0:  # frame n begins: the integrated value moves into v
             self._end_of_cycle()
-            self.sent = torch.zeros_like(self.v)
+            if sch.cfg.correction == "signed":
+                self.sent = torch.zeros_like(self.v)
         k = (t - start) % P
-        if t >= start and k < P - delta:  # the rest of the frame being fired: corrects v
-            self.v = self.v + z
-        else:  # the next frame; its bias comes with the sender's first bit of it
-            gain = 1.0 if (t - gate) % P == 0 else 0.0
-            self.v_in = self.v_in + z + gain * self.bias
-        if t < start:
-            return torch.zeros_like(z)
-        thr = self.threshold * 2.0 ** -(k + 1)
-        eps = sch.fire_eps * self.threshold
-        spikes = self.v + eps >= thr
-        out = spikes * thr
-        if sch.cfg.correction == "signed":
-            neg = ~spikes & (eps - self.v >= thr) & (self.sent + eps >= thr)
-            out = out - neg * thr
-            self.sent = self.sent + out
-            spikes = spikes | neg
-        self.v = self.v - out
-        self._record(spikes, out)
-        if k == P - 1:
+        late = t >= start and k < P - delta  # the rest of the frame being fired: corrects v
+        gain = not late and (t - gate) % P == 0  # the next frame's bias, with the sender's first bit of it
+        out = self._phase(z, late=late, gain=gain, fire=t >= start, k=k, fused=fused)
+        if t >= start and k == P - 1:
             self._end_of_firing_cycle()
         return out
+
+    def _eps(self) -> torch.Tensor:
+        return self.schedule.fire_eps * self.threshold
 
 
 class BsnnEarly(BsnnMixed):

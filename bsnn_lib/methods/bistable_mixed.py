@@ -165,7 +165,7 @@ class MixedNeuron(DoubleBufferNeuron):
         k = self._bits()
         return 2**k, 2**k - 1, 0.5 if self.schedule.cfg.rounding == "nearest" else 0.0
 
-    def step(self, z: torch.Tensor, t: int) -> torch.Tensor:
+    def step(self, z: torch.Tensor, t: int, fused: bool = False) -> torch.Tensor:
         self._init_state(z)
         if getattr(self, "v_in", None) is None:
             self.v_in = torch.zeros_like(self.v)
@@ -176,19 +176,69 @@ class MixedNeuron(DoubleBufferNeuron):
         framed = t >= start and (t - start) % P == 0
         if framed:  # frame n = (t - start) // P begins: the integrated value moves into v
             self._end_of_cycle()
-        gain = 1.0 if (t == gate or framed) else 0.0  # the bias: once per frame
-        self.v_in = self.v_in + z + gain * self.bias
         k = (t - start) % P
-        if t < start or k >= bits:
-            return torch.zeros_like(z)
-        thr = self.threshold * 2.0 ** -(k + 1)
-        spikes = self.v + FIRE_TOLERANCE / 2**bits * self.threshold >= thr
-        out = spikes * thr
-        self.v = self.v - out
-        self._record(spikes, out)
-        if k == bits - 1:
+        fire = t >= start and k < bits
+        out = self._phase(z, late=False, gain=t == gate or framed, fire=fire, k=k, fused=fused)  # bias once per frame
+        if fire and k == bits - 1:
             self._end_of_firing_cycle()
         return out
+
+    def fast_step(self, z: torch.Tensor, t: int) -> torch.Tensor:
+        """:meth:`step` with the integrate-and-fire part in one fused pass (bit for bit the same)."""
+        return self.step(z, t, fused=True)
+
+    def _eps(self) -> torch.Tensor:
+        """The firing tolerance (in units of the potential), per channel."""
+        return FIRE_TOLERANCE / 2 ** self._bits() * self.threshold
+
+    def _phase(self, z: torch.Tensor, *, late: bool, gain: bool, fire: bool, k: int, fused: bool) -> torch.Tensor:
+        """Integrate ``z`` (into ``v`` when ``late``, else into ``v_in``, with the bias when
+        ``gain``), then, when ``fire``, fire bit k from ``v`` (negative spikes where
+        :attr:`sent` is kept: ``bsnn-early`` with signed correction)."""
+        signed = self.__dict__.get("sent") is not None
+        if fused:
+            ran, out = self._fused_phase(z, late, gain, fire, k, signed)
+            if ran:
+                return out if out is not None else torch.zeros_like(z)
+        if late:
+            self.v = self.v + z
+        else:
+            self.v_in = self.v_in + z + (1.0 if gain else 0.0) * self.bias
+        if not fire:
+            return torch.zeros_like(z)
+        thr = self.threshold * 2.0 ** -(k + 1)
+        eps = self._eps()
+        spikes = self.v + eps >= thr
+        out = spikes * thr
+        if signed:  # a negative spike only while the frame's net output stays >= 0
+            neg = ~spikes & (eps - self.v >= thr) & (self.sent + eps >= thr)
+            out = out - neg * thr
+            self.sent = self.sent + out
+            spikes = spikes | neg
+        self.v = self.v - out
+        self._record(spikes, out)
+        return out
+
+    def _fused_phase(self, z, late: bool, gain: bool, fire: bool, k: int, signed: bool):
+        from bsnn_lib import kernels
+
+        key = (tuple(z.shape), z.stride(), z.dtype)
+        cache = self.__dict__.setdefault("_fused", {})
+        if key not in cache:
+            cache[key] = tuple(kernels.per_image(a, z) for a in (self.bias, self.threshold, self._eps()))
+        state = {
+            "v": self.v,
+            "v_in": self.v_in,
+            "sent": self.sent if signed else None,
+            "count": self.count,
+            "out_sum": self.out_sum,
+        }
+        return kernels.bistable_step(state, z, cache[key], late=late, gain=gain, fire=fire, scale=2.0 ** -(k + 1))
+
+    def reset_state(self, record: bool = False) -> None:
+        super().reset_state(record)
+        self.sent: torch.Tensor | None = None  # bsnn-early, signed correction: the frame's output so far
+        self.__dict__.pop("_fused", None)  # bias or threshold may change between runs
 
     def cycle(self, z, t0, valid):  # pragma: no cover - the method's fast path is the step rule
         raise NotImplementedError("bsnn-mixed has no closed-form cycle; its fast engine runs the step rule")

@@ -13,6 +13,7 @@ of the run that made the figure) atomically.
 ``dynamics``                    spike rasters + membrane traces, single neurons, shortcut timing
 ``benchmarks``                  T within 1% / 0.5% of the ANN, SOPs and energy
 ``verdict``                     latency and ratio intervals against 4x, the reported curves, fill vs bits
+``pareto``                      accuracy against time steps and SOPs, with the Pareto front
 ``explorer``                    the ipywidgets SIN explorer
 ==============================  ===============================================================
 """
@@ -21,6 +22,7 @@ from bsnn_lib.plots.accuracy import plot_accuracy_vs_t, plot_k_sweep, plot_peer_
 from bsnn_lib.plots.benchmarks import plot_energy, plot_latency
 from bsnn_lib.plots.dynamics import plot_neuron_traces, plot_shortcut_timing, plot_spike_raster
 from bsnn_lib.plots.explorer import has_frontend, sin_explorer
+from bsnn_lib.plots.pareto import plot_pareto
 from bsnn_lib.plots.sin import plot_error_decomposition, plot_sin_per_layer, plot_sin_vs_t
 from bsnn_lib.plots.style import FAMILY_PALETTES, STATE_COLORS, label_palette, method_family, save_fig, use_style
 from bsnn_lib.plots.verdict import (
@@ -39,15 +41,16 @@ __all__ = [
     "label_palette",
     "method_family",
     "plot_accuracy_vs_t",
+    "plot_bit_allocation",
     "plot_energy",
     "plot_error_decomposition",
-    "plot_bit_allocation",
     "plot_fill_vs_bits",
-    "plot_release_tradeoff",
     "plot_k_sweep",
     "plot_latency",
     "plot_neuron_traces",
+    "plot_pareto",
     "plot_peer_comparison",
+    "plot_release_tradeoff",
     "plot_shortcut_timing",
     "plot_sin_per_layer",
     "plot_sin_vs_t",

@@ -9,7 +9,7 @@ import pandas as pd
 from bsnn_lib.experiments import Cell
 from bsnn_lib.workbook.common import Setup, run_results
 
-__all__ = ["release_cells", "release_tradeoff", "run_beyond"]
+__all__ = ["pareto", "release_cells", "release_tradeoff", "run_beyond"]
 
 
 def run_beyond(s: Setup, progress: bool = True) -> dict[str, Any] | None:
@@ -67,3 +67,48 @@ def release_tradeoff(s: Setup, progress: bool = True) -> pd.DataFrame | None:
     for col in ("t_within_1pct", "t_within_0p5pct"):
         out[col] = out[col].astype("Int64")
     return out
+
+
+def pareto(s: Setup, progress: bool = True) -> pd.DataFrame:
+    """Accuracy against time steps and against SOPs for every method on the notebook's net:
+    the profile's methods (the grid cells of notebooks 01-04) and the early-release sweep, at
+    every statistics time (:func:`bsnn_lib.analysis.pareto_points`, cached cells), plus the
+    few-spike peer's reported variants where its ``report.csv`` exists (one point each, at its
+    fill; on the verdict's report images, column ``images``)."""
+    from bsnn_lib.analysis import pareto_points
+    from bsnn_lib.io import REPO_ROOT
+
+    named = [(m.label(), s.cell(m)) for m in s.profile.method_configs(s.arch)]
+    named += [(c.method.label(), c) for _, _, c in release_cells(s)]
+    results = run_results([c for _, c in named], device=s.device, progress=progress)
+    points = pareto_points(results, [n for n, _ in named]).assign(images=f"{s.profile.n_test} test images")
+    peer = ((s.profile.beyond or {}).get("peers") or {}).get("fs")
+    folder = REPO_ROOT / peer if peer else None
+    if folder is not None and (folder / "report.csv").is_file() and _peer_net(folder) == (s.dataset, s.arch):
+        report = folder / "report.csv"
+        rep = pd.read_csv(report)
+        fs = pd.DataFrame(
+            {
+                "variant": rep["variant"] + " (SpikingJelly)",
+                "method": "fs",
+                "t": rep["fill"],
+                "accuracy": rep["accuracy"],
+                "ann_accuracy": rep["ann_accuracy"],
+                "sops_per_image": rep["sops_per_image"],
+                "n_images": int((s.profile.beyond or {}).get("report", {}).get("n", 0)) or None,
+                "images": "verdict report images",
+            }
+        )
+        points = pd.concat([points, fs], ignore_index=True)
+    return points
+
+
+def _peer_net(folder) -> tuple[str, str] | None:
+    """(dataset, arch) a peer run was made on (its ``params.json``), or None."""
+    import json
+
+    path = folder / "params.json"
+    if not path.is_file():
+        return None
+    args = json.loads(path.read_text()).get("args", {})
+    return args.get("dataset"), args.get("arch")
