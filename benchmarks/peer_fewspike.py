@@ -204,9 +204,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     base = cell(args.dataset, args.arch, method_config("rate"), 1, calib_size=args.calib_size)
     ann, meta = trained_ann(base.train_config(), progress=show)
     gm = fold_batchnorm(trace(ann)).eval()
-    select = preload(test_loader(args.dataset, args.select_n, args.batch_size, args.select_split))
-    exclude = args.select_n if args.select_split == args.report_split else None
-    report = preload(test_loader(args.dataset, args.report_n, args.batch_size, args.report_split, exclude))
+    # the verdict's images (bsnn_lib.verdict): the report set is the split's evenly spaced report_n
+    # images, the selection set avoids them when both come from the same split
+    exclude = args.report_n if args.select_split == args.report_split else None
+    select = preload(test_loader(args.dataset, args.select_n, args.batch_size, args.select_split, exclude))
+    report = preload(test_loader(args.dataset, args.report_n, args.batch_size, args.report_split))
     with torch.no_grad():
         ann_sel = np.concatenate([(gm(x).argmax(1) == y).numpy() for x, y in select])
         ann_rep = np.concatenate([(gm(x).argmax(1) == y).numpy() for x, y in report])

@@ -23,7 +23,17 @@ import threading
 
 import torch
 
-__all__ = ["ENV", "STAT_KEYS", "available", "bistable_step", "if_step", "layer_stats", "per_image"]
+__all__ = [
+    "ENV",
+    "STAT_KEYS",
+    "available",
+    "bistable_step",
+    "if_step",
+    "layer_stats",
+    "per_image",
+    "record_cycle",
+    "spike_train",
+]
 
 log = logging.getLogger(__name__)
 ENV = "BSNN_KERNELS"
@@ -112,6 +122,62 @@ c10::optional<torch::Tensor> bistable_step(torch::Tensor v, torch::Tensor vin, t
   return out;
 }
 
+// The per-step outputs of a closed-form bistable firing cycle that emits n units (an integer
+// in 0 .. 2^K - 1 per neuron): step k sends 2^-(k+1) * threshold where bit K-1-k of n is set.
+// Written as K blocks of the batch ([K * N, ...], each block in n's layout).
+template <typename T>
+static void train_loop(const T* n, const T* th, T* o, int64_t i0, int64_t i1, int64_t M, int64_t P, int K) {
+  for (int64_t i = i0; i < i1; ++i) {
+    const int32_t u = static_cast<int32_t>(n[i]);
+    const T t = th[i % P];
+    for (int k = 0; k < K; ++k) {
+      const T w = T(1) / T(int64_t(1) << (k + 1));
+      o[k * M + i] = ((u >> (K - 1 - k)) & 1) ? w * t : T(0);
+    }
+  }
+}
+
+torch::Tensor spike_train(torch::Tensor n, torch::Tensor th, int64_t K) {
+  std::vector<int64_t> shape(n.sizes().begin(), n.sizes().end());
+  shape[0] *= K;
+  auto out = torch::empty(shape, n.options().memory_format(n.suggest_memory_format()));
+  const int64_t M = n.numel(), P = th.numel();
+  AT_DISPATCH_FLOATING_TYPES(n.scalar_type(), "spike_train", [&] {
+    const scalar_t *pn = n.data_ptr<scalar_t>(), *pt = th.data_ptr<scalar_t>();
+    scalar_t* po = out.data_ptr<scalar_t>();
+    at::parallel_for(0, M, 16384, [&](int64_t i0, int64_t i1) {
+      train_loop<scalar_t>(pn, pt, po, i0, i1, M, P, int(K));
+    });
+  });
+  return out;
+}
+
+// The spike counters of a closed-form phase-weighted firing cycle: the cycle emits n units;
+// of its first `valid` phases, top = floor(n / 2^(K - valid)) holds the bits sent, so
+// count += popcount(top) and out_sum += ((top * 2^(K - valid)) * threshold) / levels.
+template <typename T>
+static void record_loop(const T* n, const T* th, int32_t* cnt, T* osum, int64_t i0, int64_t i1, int64_t P,
+                        T scale, T levels) {
+  for (int64_t i = i0; i < i1; ++i) {
+    const T top = std::floor(n[i] / scale);
+    cnt[i] += __builtin_popcount(static_cast<uint32_t>(top));
+    osum[i] = osum[i] + ((top * scale) * th[i % P]) / levels;
+  }
+}
+
+void record_cycle(torch::Tensor n, torch::Tensor th, torch::Tensor cnt, torch::Tensor osum, double scale,
+                  double levels) {
+  const int64_t M = n.numel(), P = th.numel();
+  AT_DISPATCH_FLOATING_TYPES(n.scalar_type(), "record_cycle", [&] {
+    const scalar_t *pn = n.data_ptr<scalar_t>(), *pt = th.data_ptr<scalar_t>();
+    scalar_t* ps = osum.data_ptr<scalar_t>();
+    int32_t* pc = cnt.data_ptr<int32_t>();
+    at::parallel_for(0, M, 16384, [&](int64_t i0, int64_t i1) {
+      record_loop<scalar_t>(pn, pt, pc, ps, i0, i1, P, scalar_t(scale), scalar_t(levels));
+    });
+  });
+}
+
 // One layer's statistics at one time (simulate._StatCollector.snapshot) in one pass:
 // out[0..8] = spikes, sin_neurons, sin_spikes, sin_neurons_q, sin_spikes_q, err_total, err_sin,
 // err_clip, sops. Counts are exact (int64); errors and SOPs are summed in double from the same
@@ -197,9 +263,9 @@ def _load():
                 from torch.utils.cpp_extension import load_inline
 
                 _module = load_inline(
-                    "bsnn_kernels_v4",
+                    "bsnn_kernels_v6",
                     cpp_sources=_SOURCE,
-                    functions=["if_step", "layer_stats", "bistable_step"],
+                    functions=["if_step", "layer_stats", "bistable_step", "spike_train", "record_cycle"],
                     extra_cflags=["-O3", "-march=native", "-ffp-contract=off", "-fopenmp"],
                     extra_ldflags=["-fopenmp"],
                     verbose=False,
@@ -329,3 +395,41 @@ def bistable_step(
         v, state["v_in"], z, *arrays, state["sent"], state["count"], state["out_sum"], late, gain, fire, scale
     )
     return True, out
+
+
+def spike_train(n: torch.Tensor, threshold: torch.Tensor, K: int) -> torch.Tensor | None:
+    """The K per-step outputs of a bistable firing cycle that emits ``n`` units (phase
+    weights 2^-(k+1), most significant bit first), times ``threshold``, folded into the batch
+    (``[K * N, ...]``), in one pass; None when the kernel cannot run on ``n``."""
+    if n.device.type != "cpu" or n.dtype not in (torch.float32, torch.float64) or not available() or K > 30:
+        return None
+    th = per_image(threshold, n)
+    if th is None:
+        return None
+    return _module.spike_train(n, th, K)
+
+
+def record_cycle(
+    n: torch.Tensor,
+    threshold: torch.Tensor,
+    count: torch.Tensor,
+    out_sum: torch.Tensor,
+    K: int,
+    valid: int,
+    levels: int,
+) -> bool:
+    """Add a phase-weighted firing cycle's spikes (the set bits of ``n`` among its first
+    ``valid`` phases) and their value to the counters, in place, in one pass; False (nothing
+    done) when the kernel cannot run on these tensors. ``levels`` must be a power of two (its
+    reciprocal is exact, so the division equals torch's)."""
+    if n.device.type != "cpu" or n.dtype not in (torch.float32, torch.float64) or not available():
+        return False
+    if levels & (levels - 1) or K > 30 or _layout(n) is None:
+        return False
+    if count.stride() != n.stride() or out_sum.stride() != n.stride() or out_sum.dtype != n.dtype:
+        return False
+    th = per_image(threshold, n)
+    if th is None:
+        return False
+    _module.record_cycle(n, th, count, out_sum, float(2.0 ** (K - valid)), float(levels))
+    return True

@@ -133,7 +133,7 @@ if rel is not None:
 # %% [markdown]
 # ## 5. Which method to pick: the Pareto front
 #
-# Every method of the profile on the notebook's net (the grid of notebooks 01–04: rate and phase coding, BSNN with each K), the early-release sweep of section 4, and few-spike (FS) conversion through SpikingJelly 2.0.0 (`benchmarks/peer_fewspike.py`, `make peer`; one point per K at its fill, on the verdict's report images, diamonds). Left: accuracy against the time steps t; right: against the synaptic operations per image spent up to t (spikes × fan-out). The black line is the Pareto front: the most accurate point at each cost. What to see: which method sits on the front at the latency or energy budget you have, and where the front reaches the ANN (dashed). One simulation per line, from the cache; these are descriptions on the notebook's test images, not selections.
+# Every method of the profile on the notebook's net (the grid of notebooks 01–04: rate and phase coding, BSNN with each K), the early-release sweep of section 4, and few-spike (FS) conversion through SpikingJelly 2.0.0 (`benchmarks/peer_fewspike.py`, `make peer`; one point per K at its fill, diamonds; the column `images` names each point's images). Left: accuracy against the time steps t; right: against the synaptic operations per image spent up to t (spikes × fan-out). The black line is the Pareto front: the most accurate point at each cost. What to see: which method sits on the front at the latency or energy budget you have, and where the front reaches the ANN (dashed). One simulation per line, from the cache; these are descriptions on the notebook's test images, not selections.
 
 # %%
 front = wb.beyond.pareto(s)

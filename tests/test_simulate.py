@@ -184,3 +184,27 @@ def test_fused_statistics_equal_the_eager_statistics(channels_last, monkeypatch)
             assert a[col] == b[col], (k, col)
         for col in ("err_sin", "err_clip", "err_rest", "sops", "a_sq"):
             assert a[col] == pytest.approx(b[col], rel=1e-9, abs=1e-12), (k, col)
+
+
+def test_the_bistable_fast_path_uses_its_fused_kernels(monkeypatch):
+    """The closed-form cycle's spike train and spike counters run in the fused kernels (the
+    spike-for-spike tests above then check them; this one checks they are not a silent fallback)."""
+    from bsnn_lib import kernels
+
+    if not kernels.available():
+        pytest.skip("no C++ compiler for the fused kernels")
+    calls = {"spike_train": 0, "record_cycle": 0}
+    for name in calls:
+        real = getattr(kernels, name)
+
+        def counting(*a, _real=real, _name=name, **k):
+            out = _real(*a, **k)
+            calls[_name] += out is not None and out is not False
+            return out
+
+        monkeypatch.setattr(kernels, name, counting)
+    model = build("vgg")
+    _, loader = make_data(model, n=16)
+    snn = convert(model, loader, method_config("bsnn", K=4), mean=MEAN, std=STD).double()
+    spike_counts(snn, next(iter(loader))[0].double(), 40, engine="fast")
+    assert calls["spike_train"] > 0 and calls["record_cycle"] > 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 
+from bsnn_lib import kernels
 from bsnn_lib.methods.base import FIRE_TOLERANCE, Method, PhaseEncoder, Schedule
 from bsnn_lib.methods.config import MethodConfig
 from bsnn_lib.neurons import SpikingNeuron, Zeros, unfold_time
@@ -114,7 +115,8 @@ class BistableNeuron(SpikingNeuron):
                 self._record_cycle(n, valid)
             self._end_of_firing_cycle()
             if self.emit_steps:
-                return unfold_time(self._spike_train(n) * self.threshold)
+                fused = kernels.spike_train(n, self.threshold, sch.K) if sch.phase_weighted else None
+                return fused if fused is not None else unfold_time(self._spike_train(n) * self.threshold)
             return n * self.threshold / sch.fire_levels
         elif not zero_in:  # switched off by the pipeline gate
             self._defer(z)
@@ -137,12 +139,13 @@ class BistableNeuron(SpikingNeuron):
         """Add the spikes of a firing cycle that emits n units (only its first ``valid`` steps
         when the simulation ends inside the cycle) to the counters."""
         sch = self.schedule
+        if sch.phase_weighted and kernels.record_cycle(
+            n, self.threshold, self.count, self.out_sum, sch.K, valid, sch.fire_levels
+        ):
+            return
         if sch.phase_weighted:  # spikes = the set bits of n among the first `valid` phases
             top = torch.floor(n / 2.0 ** (sch.K - valid)) if valid < sch.K else n
-            ni = top.to(torch.int32)
-            spikes = torch.zeros_like(ni)
-            for k in range(valid):
-                spikes += (ni >> k) & 1
+            spikes = _popcount_table(valid, n.device)[top.to(torch.int32)]  # one gather, not K passes
             value = top * 2.0 ** (sch.K - valid) * self.threshold / sch.fire_levels
         else:  # unit weights: the first n steps fire
             spikes = torch.clamp(n, max=valid).to(torch.int32)
@@ -154,10 +157,25 @@ class BistableNeuron(SpikingNeuron):
         """Per-step spike values (units of theta) of a firing cycle that emits n units, [K, ...]."""
         sch = self.schedule
         ks = torch.arange(sch.K, device=n.device).view(-1, *([1] * n.dim()))
-        if sch.phase_weighted:  # greedy binary expansion, most significant bit first
-            bits = torch.remainder(torch.floor(n.unsqueeze(0) / 2.0 ** (sch.K - 1 - ks)), 2)
-            return bits * 2.0 ** -(ks + 1).to(n.dtype)
+        if sch.phase_weighted:  # greedy binary expansion, most significant bit first: bit K-1-k of n
+            bits = (n.to(torch.int32).unsqueeze(0) >> (sch.K - 1 - ks).to(torch.int32)) & 1
+            return bits.to(n.dtype) * 2.0 ** -(ks + 1).to(n.dtype)
         return (ks < n.unsqueeze(0)).to(n.dtype)  # unit weights: the first n steps fire
+
+
+_POPCOUNT: dict[tuple[int, torch.device], torch.Tensor] = {}
+
+
+def _popcount_table(bits: int, device) -> torch.Tensor:
+    """Set bits of 0 .. 2^bits - 1 (int32), for counting a firing cycle's spikes by lookup."""
+    key = (bits, torch.device(device))
+    if key not in _POPCOUNT:
+        values = torch.arange(2**bits, dtype=torch.int32)
+        count = torch.zeros_like(values)
+        for k in range(bits):
+            count += (values >> k) & 1
+        _POPCOUNT[key] = count.to(device)
+    return _POPCOUNT[key]
 
 
 class Bsnn(Method):

@@ -18,7 +18,7 @@ def plot_pareto(points: pd.DataFrame, *, title: str | None = None, floor: float 
     their fill) as diamonds, and the Pareto front of all points in black. Accuracy is shown
     from ``floor`` below the ANN (points further down are below the panel)."""
     use_style()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.6), sharey=True)
     pal = label_palette(list(dict.fromkeys(points["variant"])))
     ann = float(points["ann_accuracy"].max())
     for ax, x, xlabel in ((axes[0], "t", "time steps t"), (axes[1], "sops_per_image", "SOPs per image up to t")):
@@ -35,8 +35,10 @@ def plot_pareto(points: pd.DataFrame, *, title: str | None = None, floor: float 
     axes[0].set_ylabel("accuracy (%)")
     axes[0].set_title("accuracy against time steps", fontsize=9)
     axes[1].set_title("accuracy against synaptic operations", fontsize=9)
-    axes[1].legend(fontsize=6, loc="lower right", ncol=2)
+    handles, labels = axes[0].get_legend_handles_labels()
+    rows = -(-len(labels) // 3)
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=6.5, frameon=False)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, min(0.5, 0.035 * rows + 0.02), 1, 1))
     return fig

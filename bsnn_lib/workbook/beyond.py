@@ -81,7 +81,7 @@ def pareto(s: Setup, progress: bool = True) -> pd.DataFrame:
     named = [(m.label(), s.cell(m)) for m in s.profile.method_configs(s.arch)]
     named += [(c.method.label(), c) for _, _, c in release_cells(s)]
     results = run_results([c for _, c in named], device=s.device, progress=progress)
-    points = pareto_points(results, [n for n, _ in named]).assign(images=f"{s.profile.n_test} test images")
+    points = pareto_points(results, [n for n, _ in named]).assign(images=_images_text(named[0][1]))
     peer = ((s.profile.beyond or {}).get("peers") or {}).get("fs")
     folder = REPO_ROOT / peer if peer else None
     if folder is not None and (folder / "report.csv").is_file() and _peer_net(folder) == (s.dataset, s.arch):
@@ -95,20 +95,32 @@ def pareto(s: Setup, progress: bool = True) -> pd.DataFrame:
                 "accuracy": rep["accuracy"],
                 "ann_accuracy": rep["ann_accuracy"],
                 "sops_per_image": rep["sops_per_image"],
-                "n_images": int((s.profile.beyond or {}).get("report", {}).get("n", 0)) or None,
-                "images": "verdict report images",
+                "n_images": _peer_args(folder).get("report_n"),
+                "images": _peer_images(folder),
             }
         )
         points = pd.concat([points, fs], ignore_index=True)
     return points
 
 
-def _peer_net(folder) -> tuple[str, str] | None:
-    """(dataset, arch) a peer run was made on (its ``params.json``), or None."""
+def _images_text(c: Cell) -> str:
+    return f"{c.n_test or 'all'} evenly spaced {c.split} images"
+
+
+def _peer_args(folder) -> dict:
+    """The command-line arguments of a peer run (its ``params.json``; empty without one)."""
     import json
 
     path = folder / "params.json"
-    if not path.is_file():
-        return None
-    args = json.loads(path.read_text()).get("args", {})
-    return args.get("dataset"), args.get("arch")
+    return json.loads(path.read_text()).get("args", {}) if path.is_file() else {}
+
+
+def _peer_images(folder) -> str:
+    args = _peer_args(folder)
+    return f"{args.get('report_n') or 'all'} evenly spaced {args.get('report_split')} images"
+
+
+def _peer_net(folder) -> tuple[str, str] | None:
+    """(dataset, arch) a peer run was made on, or None."""
+    args = _peer_args(folder)
+    return (args["dataset"], args["arch"]) if "dataset" in args else None
