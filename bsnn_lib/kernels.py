@@ -42,6 +42,9 @@ _SOURCE = r"""
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 
+// images per task of at::parallel_for: about 32k elements
+static int64_t image_grain(int64_t P) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(P, 1)); }
+
 template <typename T>
 static void if_loop(T* v, const T* z, const T* b, const T* t, T* o, int32_t* cnt, T* osum,
                     int64_t n0, int64_t n1, int64_t P, bool reset_zero) {
@@ -114,7 +117,7 @@ c10::optional<torch::Tensor> bistable_step(torch::Tensor v, torch::Tensor vin, t
     scalar_t *pv = v.data_ptr<scalar_t>(), *pi = vin.data_ptr<scalar_t>();
     const scalar_t *pz = z.data_ptr<scalar_t>(), *pb = b.data_ptr<scalar_t>(), *pt = th.data_ptr<scalar_t>();
     const scalar_t* pe = ep.data_ptr<scalar_t>();
-    at::parallel_for(0, N, std::max<int64_t>(1, 32768 / std::max<int64_t>(P, 1)), [&](int64_t n0, int64_t n1) {
+    at::parallel_for(0, N, image_grain(P), [&](int64_t n0, int64_t n1) {
       bistable_loop<scalar_t>(pv, pi, pz, pb, pt, pe, pn, po, pc, ps, n0, n1, P, late, gain, fire, scalar_t(scale));
     });
   });
@@ -242,7 +245,7 @@ torch::Tensor if_step(torch::Tensor v, torch::Tensor z, torch::Tensor b, torch::
     scalar_t *pv = v.data_ptr<scalar_t>(), *po = out.data_ptr<scalar_t>();
     const scalar_t *pz = z.data_ptr<scalar_t>(), *pb = b.data_ptr<scalar_t>(), *pt = t.data_ptr<scalar_t>();
     // images are independent: split the batch over torch's intra-op threads (same result)
-    at::parallel_for(0, N, std::max<int64_t>(1, 32768 / std::max<int64_t>(P, 1)), [&](int64_t n0, int64_t n1) {
+    at::parallel_for(0, N, image_grain(P), [&](int64_t n0, int64_t n1) {
       if_loop<scalar_t>(pv, pz, pb, pt, po, pc, ps, n0, n1, P, reset_zero);
     });
   });
@@ -281,6 +284,15 @@ def available() -> bool:
     return os.environ.get(ENV, "1") != "0" and _load() is not None
 
 
+def _runs_on(x: torch.Tensor, *same_layout: torch.Tensor) -> bool:
+    """Can a fused kernel take ``x`` (a float tensor on the CPU, kernels enabled, a layout
+    they know) and ``same_layout`` (each in x's layout and strides)?"""
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or not available():
+        return False
+    layout = _layout(x)
+    return layout is not None and all(_layout(y) == layout and y.stride() == x.stride() for y in same_layout)
+
+
 def _layout(x: torch.Tensor) -> str | None:
     if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
         return "nhwc"
@@ -312,12 +324,8 @@ def if_step(
 ) -> torch.Tensor | None:
     """The fused step (``b``, ``thr``: :func:`per_image` arrays); updates ``v`` (and the
     counters) in place and returns the output, or None when the kernel cannot run on these."""
-    if v.device.type != "cpu" or v.dtype not in (torch.float32, torch.float64) or not available():
-        return None
-    layout = _layout(v)
-    if layout is None or _layout(z) != layout or z.stride() != v.stride() or z.dtype != v.dtype:
-        return None
-    if count is not None and (count.stride() != v.stride() or out_sum.stride() != v.stride()):
+    counters = () if count is None else (count, out_sum)
+    if not _runs_on(v, z, *counters) or z.dtype != v.dtype:
         return None
     return _module.if_step(v, z, b, thr, count, out_sum, reset_zero)
 
@@ -352,13 +360,10 @@ def layer_stats(
     ``count``, ``out_sum``: the neuron's counters; ``a``, ``inactive``, ``inactive_q``, ``clip``:
     its ANN references, all of one shape and memory layout; ``fanout``: SOPs per spike, one
     image's map (broadcast over the batch)."""
-    if count.device.type != "cpu" or out_sum.dtype not in (torch.float32, torch.float64) or not available():
+    masks = (inactive, inactive_q, clip)
+    if not _runs_on(out_sum, count, a, *masks):
         return None
-    layout = _layout(count)
-    tensors = (out_sum, a, inactive, inactive_q, clip)
-    if layout is None or any(_layout(x) != layout or x.stride() != count.stride() for x in tensors):
-        return None
-    if a.dtype != out_sum.dtype or count.dtype != torch.int32 or any(x.dtype != torch.bool for x in tensors[2:]):
+    if a.dtype != out_sum.dtype or count.dtype != torch.int32 or any(x.dtype != torch.bool for x in masks):
         return None
     fan = None if fanout is None else per_image(fanout, out_sum)
     values = _module.layer_stats(count, out_sum, a, inactive, inactive_q, clip, fan, float(norm))
@@ -383,13 +388,8 @@ def bistable_step(
     cannot run on these tensors (the caller then uses its eager step); the output is None when
     the step does not fire."""
     v = state["v"]
-    if v.device.type != "cpu" or v.dtype not in (torch.float32, torch.float64) or not available():
-        return False, None
-    layout = _layout(v)
     others = [state["v_in"], z] + [state[k] for k in ("sent", "count", "out_sum") if state[k] is not None]
-    if layout is None or any(_layout(x) != layout or x.stride() != v.stride() for x in others):
-        return False, None
-    if z.dtype != v.dtype or any(a is None for a in arrays):
+    if not _runs_on(v, *others) or z.dtype != v.dtype or any(a is None for a in arrays):
         return False, None
     out = _module.bistable_step(
         v, state["v_in"], z, *arrays, state["sent"], state["count"], state["out_sum"], late, gain, fire, scale
@@ -401,7 +401,7 @@ def spike_train(n: torch.Tensor, threshold: torch.Tensor, K: int) -> torch.Tenso
     """The K per-step outputs of a bistable firing cycle that emits ``n`` units (phase
     weights 2^-(k+1), most significant bit first), times ``threshold``, folded into the batch
     (``[K * N, ...]``), in one pass; None when the kernel cannot run on ``n``."""
-    if n.device.type != "cpu" or n.dtype not in (torch.float32, torch.float64) or not available() or K > 30:
+    if not _runs_on(n) or K > 30:
         return None
     th = per_image(threshold, n)
     if th is None:
@@ -422,11 +422,7 @@ def record_cycle(
     ``valid`` phases) and their value to the counters, in place, in one pass; False (nothing
     done) when the kernel cannot run on these tensors. ``levels`` must be a power of two (its
     reciprocal is exact, so the division equals torch's)."""
-    if n.device.type != "cpu" or n.dtype not in (torch.float32, torch.float64) or not available():
-        return False
-    if levels & (levels - 1) or K > 30 or _layout(n) is None:
-        return False
-    if count.stride() != n.stride() or out_sum.stride() != n.stride() or out_sum.dtype != n.dtype:
+    if not _runs_on(n, count, out_sum) or out_sum.dtype != n.dtype or levels & (levels - 1) or K > 30:
         return False
     th = per_image(threshold, n)
     if th is None:

@@ -102,6 +102,21 @@ class SpikingNeuron(_Spiking):
         """Forget the potential and counters; ``record``: count spikes in the next run."""
         self.v = self.count = self.out_sum = None
         self.record = record
+        self.__dict__.pop("_fused", None)  # bias or threshold may change between runs
+
+    def _kernel_arrays(self, z: torch.Tensor, key: tuple, *tensors) -> tuple:
+        """``tensors`` (per channel or per neuron; callables are called first) as the fused
+        kernels' per-image arrays in ``z``'s layout (:func:`bsnn_lib.kernels.per_image`), cached
+        per ``key`` and ``z``'s shape, strides and dtype until the next reset."""
+        from bsnn_lib import kernels
+
+        full = (*key, tuple(z.shape), z.stride(), z.dtype)
+        cache = self.__dict__.setdefault("_fused", {})
+        if full not in cache:
+            if len(cache) > 64:
+                cache.clear()
+            cache[full] = tuple(kernels.per_image(a() if callable(a) else a, z) for a in tensors)
+        return cache[full]
 
     def _init_state(self, like: torch.Tensor) -> None:
         if self.v is None:

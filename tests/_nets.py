@@ -107,19 +107,20 @@ def assert_same_spikes(a, b) -> None:
     assert torch.equal(preds_a, preds_b)
 
 
-def count_fused_steps(monkeypatch) -> dict[str, int]:
-    """Count the steps the fused two-compartment kernel ran (``fired``: those that fired), so a
-    test can tell it from the eager fallback."""
+def record_kernel_calls(monkeypatch, *names: str) -> dict[str, list]:
+    """Wrap the fused kernels ``names`` of :mod:`bsnn_lib.kernels` so that every call's result
+    is recorded (None or False: the kernel declined and the eager path ran), to tell a kernel
+    from its fallback."""
     from bsnn_lib import kernels
 
-    ran = {"steps": 0, "fired": 0}
-    real = kernels.bistable_step
+    calls: dict[str, list] = {name: [] for name in names}
+    for name in names:
+        real = getattr(kernels, name)
 
-    def counting(*args, **kwargs):
-        ok, out = real(*args, **kwargs)
-        ran["steps"] += ok
-        ran["fired"] += ok and out is not None
-        return ok, out
+        def recording(*args, _real=real, _name=name, **kwargs):
+            out = _real(*args, **kwargs)
+            calls[_name].append(out)
+            return out
 
-    monkeypatch.setattr(kernels, "bistable_step", counting)
-    return ran
+        monkeypatch.setattr(kernels, name, recording)
+    return calls

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from _nets import build, make_data
+from _nets import build, make_data, record_kernel_calls
 
 from bsnn_lib.convert import convert
 from bsnn_lib.methods import method_config
@@ -193,18 +193,9 @@ def test_the_bistable_fast_path_uses_its_fused_kernels(monkeypatch):
 
     if not kernels.available():
         pytest.skip("no C++ compiler for the fused kernels")
-    calls = {"spike_train": 0, "record_cycle": 0}
-    for name in calls:
-        real = getattr(kernels, name)
-
-        def counting(*a, _real=real, _name=name, **k):
-            out = _real(*a, **k)
-            calls[_name] += out is not None and out is not False
-            return out
-
-        monkeypatch.setattr(kernels, name, counting)
+    calls = record_kernel_calls(monkeypatch, "spike_train", "record_cycle")
     model = build("vgg")
     _, loader = make_data(model, n=16)
     snn = convert(model, loader, method_config("bsnn", K=4), mean=MEAN, std=STD).double()
     spike_counts(snn, next(iter(loader))[0].double(), 40, engine="fast")
-    assert calls["spike_train"] > 0 and calls["record_cycle"] > 0
+    assert any(out is not None for out in calls["spike_train"]) and any(calls["record_cycle"])

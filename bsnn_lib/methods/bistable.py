@@ -145,7 +145,10 @@ class BistableNeuron(SpikingNeuron):
             return
         if sch.phase_weighted:  # spikes = the set bits of n among the first `valid` phases
             top = torch.floor(n / 2.0 ** (sch.K - valid)) if valid < sch.K else n
-            spikes = _popcount_table(valid, n.device)[top.to(torch.int32)]  # one gather, not K passes
+            ni = top.to(torch.int32)
+            spikes = torch.zeros_like(ni)
+            for k in range(valid):
+                spikes += (ni >> k) & 1
             value = top * 2.0 ** (sch.K - valid) * self.threshold / sch.fire_levels
         else:  # unit weights: the first n steps fire
             spikes = torch.clamp(n, max=valid).to(torch.int32)
@@ -157,25 +160,10 @@ class BistableNeuron(SpikingNeuron):
         """Per-step spike values (units of theta) of a firing cycle that emits n units, [K, ...]."""
         sch = self.schedule
         ks = torch.arange(sch.K, device=n.device).view(-1, *([1] * n.dim()))
-        if sch.phase_weighted:  # greedy binary expansion, most significant bit first: bit K-1-k of n
-            bits = (n.to(torch.int32).unsqueeze(0) >> (sch.K - 1 - ks).to(torch.int32)) & 1
-            return bits.to(n.dtype) * 2.0 ** -(ks + 1).to(n.dtype)
+        if sch.phase_weighted:  # greedy binary expansion, most significant bit first
+            bits = torch.remainder(torch.floor(n.unsqueeze(0) / 2.0 ** (sch.K - 1 - ks)), 2)
+            return bits * 2.0 ** -(ks + 1).to(n.dtype)
         return (ks < n.unsqueeze(0)).to(n.dtype)  # unit weights: the first n steps fire
-
-
-_POPCOUNT: dict[tuple[int, torch.device], torch.Tensor] = {}
-
-
-def _popcount_table(bits: int, device) -> torch.Tensor:
-    """Set bits of 0 .. 2^bits - 1 (int32), for counting a firing cycle's spikes by lookup."""
-    key = (bits, torch.device(device))
-    if key not in _POPCOUNT:
-        values = torch.arange(2**bits, dtype=torch.int32)
-        count = torch.zeros_like(values)
-        for k in range(bits):
-            count += (values >> k) & 1
-        _POPCOUNT[key] = count.to(device)
-    return _POPCOUNT[key]
 
 
 class Bsnn(Method):

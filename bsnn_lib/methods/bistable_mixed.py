@@ -32,6 +32,7 @@ import math
 
 import torch
 
+from bsnn_lib import kernels
 from bsnn_lib.methods.base import FIRE_TOLERANCE, PhaseEncoder, Schedule
 from bsnn_lib.methods.bistable import Bsnn
 from bsnn_lib.methods.bistable_double import DoubleBufferNeuron
@@ -220,12 +221,7 @@ class MixedNeuron(DoubleBufferNeuron):
         return out
 
     def _fused_phase(self, z, late: bool, gain: bool, fire: bool, k: int, signed: bool):
-        from bsnn_lib import kernels
-
-        key = (tuple(z.shape), z.stride(), z.dtype)
-        cache = self.__dict__.setdefault("_fused", {})
-        if key not in cache:
-            cache[key] = tuple(kernels.per_image(a, z) for a in (self.bias, self.threshold, self._eps()))
+        arrays = self._kernel_arrays(z, (), self.bias, self.threshold, self._eps)
         state = {
             "v": self.v,
             "v_in": self.v_in,
@@ -233,12 +229,11 @@ class MixedNeuron(DoubleBufferNeuron):
             "count": self.count,
             "out_sum": self.out_sum,
         }
-        return kernels.bistable_step(state, z, cache[key], late=late, gain=gain, fire=fire, scale=2.0 ** -(k + 1))
+        return kernels.bistable_step(state, z, arrays, late=late, gain=gain, fire=fire, scale=2.0 ** -(k + 1))
 
     def reset_state(self, record: bool = False) -> None:
         super().reset_state(record)
         self.sent: torch.Tensor | None = None  # bsnn-early, signed correction: the frame's output so far
-        self.__dict__.pop("_fused", None)  # bias or threshold may change between runs
 
     def cycle(self, z, t0, valid):  # pragma: no cover - the method's fast path is the step rule
         raise NotImplementedError("bsnn-mixed has no closed-form cycle; its fast engine runs the step rule")

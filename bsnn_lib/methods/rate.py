@@ -51,24 +51,16 @@ class IFNeuron(SpikingNeuron):
         self._init_state(z)
         sch = self.schedule
         gain, w = sch.bias_gain(t), sch.weight(t)
-        key = (gain, w, tuple(z.shape), z.stride(), z.dtype)
-        cache = self.__dict__.setdefault("_fused", {})
-        arrays = cache.get(key)
-        if arrays is None:
-            bias = self.bias if gain == 1.0 else gain * self.bias
-            thr = self.threshold if w == 1.0 else self.threshold * w
-            arrays = (kernels.per_image(bias, z), kernels.per_image(thr, z))
-            if len(cache) > 64:
-                cache.clear()
-            cache[key] = arrays
+        arrays = self._kernel_arrays(
+            z,
+            (gain, w),
+            lambda: self.bias if gain == 1.0 else gain * self.bias,
+            lambda: self.threshold if w == 1.0 else self.threshold * w,
+        )
         out = None
         if arrays[0] is not None and arrays[1] is not None:
             out = kernels.if_step(self.v, z, arrays[0], arrays[1], self.count, self.out_sum, sch.cfg.reset == "zero")
         return self.step(z, t) if out is None else out
-
-    def reset_state(self, record: bool = False) -> None:
-        super().reset_state(record)
-        self.__dict__.pop("_fused", None)  # bias or threshold may change between runs
 
 
 class Rate(Method):

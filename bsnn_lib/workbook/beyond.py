@@ -84,9 +84,9 @@ def pareto(s: Setup, progress: bool = True) -> pd.DataFrame:
     points = pareto_points(results, [n for n, _ in named]).assign(images=_images_text(named[0][1]))
     peer = ((s.profile.beyond or {}).get("peers") or {}).get("fs")
     folder = REPO_ROOT / peer if peer else None
-    if folder is not None and (folder / "report.csv").is_file() and _peer_net(folder) == (s.dataset, s.arch):
-        report = folder / "report.csv"
-        rep = pd.read_csv(report)
+    args = _peer_args(folder) if folder is not None else {}
+    if (args.get("dataset"), args.get("arch")) == (s.dataset, s.arch) and (folder / "report.csv").is_file():
+        rep = pd.read_csv(folder / "report.csv")
         fs = pd.DataFrame(
             {
                 "variant": rep["variant"] + " (SpikingJelly)",
@@ -95,8 +95,8 @@ def pareto(s: Setup, progress: bool = True) -> pd.DataFrame:
                 "accuracy": rep["accuracy"],
                 "ann_accuracy": rep["ann_accuracy"],
                 "sops_per_image": rep["sops_per_image"],
-                "n_images": _peer_args(folder).get("report_n"),
-                "images": _peer_images(folder),
+                "n_images": args.get("report_n"),
+                "images": f"{args.get('report_n') or 'all'} evenly spaced {args.get('report_split')} images",
             }
         )
         points = pd.concat([points, fs], ignore_index=True)
@@ -113,14 +113,3 @@ def _peer_args(folder) -> dict:
 
     path = folder / "params.json"
     return json.loads(path.read_text()).get("args", {}) if path.is_file() else {}
-
-
-def _peer_images(folder) -> str:
-    args = _peer_args(folder)
-    return f"{args.get('report_n') or 'all'} evenly spaced {args.get('report_split')} images"
-
-
-def _peer_net(folder) -> tuple[str, str] | None:
-    """(dataset, arch) a peer run was made on, or None."""
-    args = _peer_args(folder)
-    return (args["dataset"], args["arch"]) if "dataset" in args else None
