@@ -18,9 +18,11 @@ For every net of a profile's ``verdict`` section:
 Profile section (all keys but ``nets`` and ``families`` optional)::
 
     verdict:
-      nets:                           # a net may override select / report, families' T, and skip families
+      nets:                           # a net may override select / report, families' T and grid, and skip families
         - {dataset: cifar10, arch: vgg16}
         - {dataset: cifar10, arch: resnet20, select: {n: 250}, T: {rate: 512}, skip: [bsnn-mixed]}
+        - {dataset: cifar10, arch: vgg16, name: cifar10-vgg16-qcfs, train: {activation: qcfs},
+           grid: {rate: {percentile: [99.9]}}}   # a net's own grid entries replace the family's
       select: {split: val, n: 500}
       report: {split: test-lossless-1k, n: 1000}
       bsnn_frames: 8                  # BSNN horizon: its pipeline fill + 8 frames of 2K steps
@@ -154,6 +156,11 @@ def verdict_spec(raw: dict[str, Any]) -> VerdictSpec:
         unknown = sorted(set(net.get("skip", [])) - names)
         if unknown:
             raise ValueError(f"verdict: net {net_name(net)} skips families {unknown}, which are not defined")
+        unknown = sorted(set(net.get("grid", {})) - names)
+        if unknown:
+            raise ValueError(f"verdict: net {net_name(net)} sets the grid of families {unknown}, which are not defined")
+        for f in _families(spec, net):
+            f.variants()  # the net's own grid values checked now too
     missing = [n for n in [*spec.bsnn_families, *spec.baselines] if n not in names]
     if missing:
         raise ValueError(f"verdict: families {missing} are named but not defined; defined: {sorted(names)}")
@@ -229,8 +236,16 @@ def _horizon(spec: VerdictSpec, fam: Family, net: dict[str, Any], m: MethodConfi
 
 def _families(spec: VerdictSpec, net: dict[str, Any]) -> list[Family]:
     """The families run on this net: all but those in its ``skip`` list (e.g. bsnn-mixed, which
-    converts feed-forward nets only, on a ResNet)."""
-    return [f for f in spec.families if f.name not in net.get("skip", [])]
+    converts feed-forward nets only, on a ResNet), each with the grid entries the net's ``grid``
+    replaces (e.g. one percentile on a QCFS net, whose thresholds are learned, not calibrated)."""
+    import dataclasses
+
+    own = net.get("grid", {})
+    return [
+        dataclasses.replace(f, grid={**f.grid, **own.get(f.name, {})})
+        for f in spec.families
+        if f.name not in net.get("skip", [])
+    ]
 
 
 def _family_variants(spec: VerdictSpec, fam: Family, net: dict[str, Any], device, out: Path) -> list[MethodConfig]:

@@ -152,6 +152,23 @@ def test_a_net_can_override_its_images_and_a_familys_horizon(verdict):
     assert dataclasses.replace(prof, verdict=raw).verdict["nets"][0]["select"] == {"n": 40}
 
 
+def test_a_net_can_replace_grid_entries_of_a_family():
+    from bsnn_lib.verdict import _families, verdict_spec
+
+    prof = load_profile("test")
+    net = {"dataset": "digits", "arch": "vgg-tiny", "grid": {"rate": {"v_init": [0.5]}}}
+    spec = verdict_spec({**prof.verdict, "nets": [net]})
+    plain = spec.family("rate").variants()
+    own = next(f for f in _families(spec, net) if f.name == "rate").variants()
+    assert {m.v_init for m in plain} != {0.5} and {m.v_init for m in own} == {0.5}
+    assert len(own) < len(plain) and set(own) <= set(plain)
+    assert spec.family("rate").variants() == plain  # the section's family is unchanged
+    with pytest.raises(ValueError, match="nowhere"):
+        verdict_spec({**prof.verdict, "nets": [{**net, "grid": {"nowhere": {"K": [3]}}}]})
+    with pytest.raises(ValueError):
+        verdict_spec({**prof.verdict, "nets": [{**net, "grid": {"rate": {"no_such_option": [1]}}}]})
+
+
 def test_a_peer_joins_the_latency_table_and_ratios_but_not_the_verdict(verdict, tmp_path, monkeypatch, capsys):
     """A peer's curves (e.g. few-spike conversion through SpikingJelly) on the same report images
     become a latency row and T(peer) / T(BSNN) ratios marked ``peer``; the verdict table is that
