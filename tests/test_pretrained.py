@@ -65,3 +65,18 @@ def test_every_committed_weight_file_verifies_and_is_named_by_its_config():
         pretrained.verify(path)
         config = Config.from_dict(load_checkpoint(path)["config"])
         assert path.name == f"{config.dataset}-{config.arch}-{config.key()}.pt"
+
+
+def test_the_model_card_names_each_nets_activation():
+    meta = {"epochs_done": 1, "test_accuracy": 0.9}
+    base = {"dataset": "digits", "arch": "vgg-tiny", "width": 1.0}
+    card = pretrained.model_card(
+        {
+            "old.pt": {"config": base, "metadata": meta},  # written before the option: ReLU
+            "q.pt": {"config": {**base, "activation": "qcfs", "qcfs_levels": 7}, "metadata": meta},
+        }
+    )
+    rows = {
+        line.split("|")[1].strip(): line.split("|")[3].strip() for line in card.splitlines() if line.startswith("| `")
+    }
+    assert rows == {"`old.pt`": "relu", "`q.pt`": "qcfs (L = 7)"}
