@@ -282,8 +282,10 @@ def _allocation(spec: VerdictSpec, fam: Family, net: dict[str, Any], m: MethodCo
         opts = {k: v for k, v in m.given().items() if k != "bits"}
         calib, batches = probe.calibration_loader(), list(probe.test_loader())
         search = search_bits(ann, calib, batches, start=start, tolerance=tol, progress=False, **opts)
-        found = {"bits": search.bits, "path": search.path.to_dict(orient="list")}
-        write_json(cache, found)
+        # read back what was written, so a first run and a cached rerun write the same table
+        found = json.loads(
+            write_json(cache, {"bits": search.bits, "path": search.path.to_dict(orient="list")}).read_text()
+        )
     path = pd.DataFrame(found["path"]).assign(net=net_name(net), family=fam.name, start=start, variant=m.label())
     write_csv(out / "bits" / f"{net_name(net)}-{fam.name}-K{start}.csv", path)
     return found["bits"]

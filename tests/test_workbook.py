@@ -166,6 +166,19 @@ def test_the_grid_tables_are_at_the_top_of_the_results(workbook_run):
     assert list(byom.index) == [1, 9] and (byom["ann"] > 0.5).all()  # rate: 1; bsnn K=4, 2 layers + readout
 
 
+def test_a_cached_bit_search_writes_the_same_path_table(workbook_run, tmp_path, monkeypatch):
+    from bsnn_lib.profiles import load_profile
+    from bsnn_lib.verdict import _allocation, verdict_spec
+
+    monkeypatch.setenv("BSNN_DATA_ROOT", str(workbook_run["runs"].parent / "data"))  # the run's cache
+    spec = verdict_spec(load_profile("test").beyond)
+    fam = spec.family("bsnn-mixed")
+    first = workbook_run["results"] / "05_beyond_the_paper" / "verdict" / "bits" / "digits-vgg-tiny-bsnn-mixed-K3.csv"
+    bits = _allocation(spec, fam, spec.nets[0], fam.variants()[0], 3, "cpu", tmp_path)
+    assert (tmp_path / "bits" / first.name).read_bytes() == first.read_bytes()
+    assert f'"{bits}"' in first.read_text()  # the chosen allocation, the last row of the path
+
+
 # ----------------------------------------------------------------------------------- failures
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
 
 from bsnn_lib.plots.style import label_palette, use_style
@@ -130,14 +131,17 @@ def plot_verdict_curves(
     fig, axes = plt.subplots(1, len(nets), figsize=(6.2 * len(nets), 4.2), squeeze=False)
     for ax, net in zip(axes[0], nets):
         g = latency[latency["net"] == net].set_index("family")
-        pal = label_palette(list(g["variant"]))
+        # one distinct colour per family (shades of one hue would make rate and rate-classic, or
+        # bsnn and bsnn-double, unreadable side by side); a peer's curve dotted
+        pal = dict(zip(curves[net], sns.color_palette("tab10", max(len(curves[net]), 1))))
         ann = None
         for fam, c in curves[net].items():
             acc = c.correct.mean(axis=0)
             ann = c.ann.mean()
-            color = pal[g.loc[fam, "variant"]]
+            color = pal[fam]
             t = np.arange(1, len(acc) + 1)
-            ax.plot(t, 100 * acc, color=color, lw=1.4, label=f"{fam}: {g.loc[fam, 'variant']}")
+            peer = "(peer)" in str(g.loc[fam, "variant"])
+            ax.plot(t, 100 * acc, color=color, lw=1.4, ls=":" if peer else "-", label=f"{fam}: {g.loc[fam, 'variant']}")
             if g.loc[fam, "t_1pct_censored"]:
                 ax.plot([len(acc)], [100 * acc[-1]], "o", mfc="white", color=color, ms=6)
             else:
