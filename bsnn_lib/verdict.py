@@ -444,8 +444,8 @@ def _peer_curves(spec: VerdictSpec, net: str, results: dict[str, CellResult]) ->
         if report.is_file():
             rep = pd.read_csv(report)
             picked = rep[rep["chosen"].astype(bool)] if "chosen" in rep else rep.iloc[:0]
-            variant = f"{picked['variant'].iloc[0]} (peer)" if len(picked) else variant
-        out[name] = (c, variant)
+            variant = picked["variant"].iloc[0] if len(picked) else variant
+        out[name] = (c, f"{variant} (peer)")  # the mark the curves figure draws dotted
     return out
 
 

@@ -140,7 +140,7 @@ def plot_verdict_curves(
             ann = c.ann.mean()
             color = pal[fam]
             t = np.arange(1, len(acc) + 1)
-            peer = "(peer)" in str(g.loc[fam, "variant"])
+            peer = str(g.loc[fam, "variant"]).endswith(" (peer)")  # bsnn_lib.verdict marks a peer's label
             ax.plot(t, 100 * acc, color=color, lw=1.4, ls=":" if peer else "-", label=f"{fam}: {g.loc[fam, 'variant']}")
             if g.loc[fam, "t_1pct_censored"]:
                 ax.plot([len(acc)], [100 * acc[-1]], "o", mfc="white", color=color, ms=6)
