@@ -30,7 +30,7 @@ from torch import nn
 from bsnn_lib.methods import MethodConfig, Schedule
 from bsnn_lib.network import SpikingNetwork
 from bsnn_lib.neurons import Readout, SpikeMaxPool, SpikingNeuron
-from bsnn_lib.qcfs import qcfs_thresholds
+from bsnn_lib.qcfs import QCFS, qcfs_thresholds
 
 
 class ConversionError(Exception):
@@ -508,7 +508,12 @@ def convert(
         return neuron
 
     for node in _relu_nodes(gm):
-        _set_module(gm, node.target, factory(node.target, node.target, node.target))
+        act = gm.get_submodule(node.target)
+        neuron = factory(node.target, node.target, node.target)
+        if isinstance(act, QCFS):  # the ANN view computes the QCFS activation, not a ReLU
+            neuron.ann_levels = act.levels
+            neuron.ann_clip = float(act.threshold.detach().abs()) / float(neuron.threshold.flatten()[0])
+        _set_module(gm, node.target, neuron)
     readout = Readout(schedule, depth=0)
     _wrap_readout(gm, readout)
     if cfg.uses_sn:

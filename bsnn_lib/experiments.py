@@ -41,11 +41,17 @@ _METHOD_FIXES = {("offphase", "defer"): 1}
 """Fixes that changed the results of only some cells: (option, value) -> revision. A cell whose
 method has that option value gets a new cache key; the others keep theirs. (Revision 1 of
 offphase=defer: input reaching a neuron still switched off by the gate is deferred too.)"""
+_TRAIN_FIXES = {("activation", "qcfs"): 1}
+"""The same for training options. (Revision 1 of activation=qcfs: the converted net's ANN view,
+the reference of every latency, is the QCFS ANN, clip and levels included, not a ReLU net.)"""
 
 
-def semantics_version(method: MethodConfig) -> str:
-    """The simulation-cache version of a method: the global one plus any fix that touches it."""
+def semantics_version(method: MethodConfig, train: TrainConfig | None = None) -> str:
+    """The simulation-cache version of a cell: the global one plus any fix that touches its
+    method or its training config."""
     fixes = [f"{k}={v}.{rev}" for (k, v), rev in _METHOD_FIXES.items() if getattr(method, k) == v]
+    if train is not None:
+        fixes += [f"{k}={v}.{rev}" for (k, v), rev in _TRAIN_FIXES.items() if getattr(train, k) == v]
     return ".".join([str(SIM_CACHE_VERSION), *fixes])
 
 
@@ -97,7 +103,7 @@ class Cell:
         d["method"] = self.method.to_dict()
         d["train"] = self.train_config().to_dict()
         d["engine"] = "any"  # both engines give the same answer (tested); share the cache
-        d["version"] = semantics_version(self.method)
+        d["version"] = semantics_version(self.method, self.train_config())
         return config_key(d)
 
 

@@ -5,7 +5,7 @@ with a readout after the classifier. A *view* is a copy of that graph, generated
 every spiking module (:data:`bsnn_lib.neurons.SPIKING_MODULES`) is called through one of its
 engine methods instead of ``forward``, with the clock as extra inputs::
 
-    snn.ann(x)                         the folded float ANN (neurons: relu(z + bias))
+    snn.ann(x)                         the folded float ANN (neurons: relu(z + bias), or QCFS)
     snn.view("step")(x_t, t)           one time step of the plain reference simulator
     snn.view("chunk")(x, t, steps)     ``steps`` steps folded into the batch
     snn.view("cycle")(x, t, valid)     one closed-form bistable cycle

@@ -96,6 +96,9 @@ class SpikingNeuron(_Spiking):
         self.v: torch.Tensor | None = None
         self.count: torch.Tensor | None = None  # spikes per neuron (int32), when recording
         self.out_sum: torch.Tensor | None = None  # emitted value per neuron, when recording
+        # a converted QCFS activation: its levels L and lambda / threshold (the ANN view's clip)
+        self.ann_levels: int | None = None
+        self.ann_clip: float = 1.0
 
     # ---- state -------------------------------------------------------------------------
     def reset_state(self, record: bool = False) -> None:
@@ -141,7 +144,16 @@ class SpikingNeuron(_Spiking):
         pre = z + self.bias
         if capture is not None:
             capture[self.name] = pre.detach()
-        return torch.relu(pre)
+        return self.activation(pre)
+
+    def activation(self, pre: torch.Tensor) -> torch.Tensor:
+        """The trained ANN's activation of a pre-activation: ReLU, or, for a converted QCFS
+        activation, lambda * clip(floor(pre L / lambda + 1/2), 0, L) / L."""
+        if self.ann_levels is None:
+            return torch.relu(pre)
+        lam, levels = self.ann_clip * self.threshold, self.ann_levels
+        q = torch.floor(torch.clamp(pre / lam, 0.0, 1.0) * levels + 0.5 + FIRE_TOLERANCE)
+        return lam * q / levels
 
     def qann(self, z: torch.Tensor, capture: dict | None = None) -> torch.Tensor:
         pre = z + self.bias

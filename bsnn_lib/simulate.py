@@ -169,9 +169,9 @@ def stat_times(T: int, every: int) -> list[int]:
 class _LayerReference:
     """What the statistics need of one layer's ANN references, computed once per batch."""
 
-    def __init__(self, pre: torch.Tensor, inactive_q: torch.Tensor, theta: torch.Tensor) -> None:
-        self.a = torch.relu(pre)
-        self.inactive = pre <= 0
+    def __init__(self, a: torch.Tensor, inactive_q: torch.Tensor, theta: torch.Tensor) -> None:
+        self.a = a  # the float ANN's activation (ReLU, or the trained QCFS)
+        self.inactive = a <= 0
         self.inactive_q = inactive_q
         self.clip = self.a > theta
         self.a_sq = float((self.a.double() ** 2).sum())
@@ -189,13 +189,14 @@ class _StatCollector:
     def set_references(self, pre: dict[str, torch.Tensor], pre_q: dict[str, torch.Tensor] | None) -> None:
         self.refs = {}
         for n in self.snn.neurons():
+            a = n.activation(pre[n.name])
             if pre_q is None:
-                inactive_q = pre[n.name] <= 0
+                inactive_q = a <= 0
             else:
                 levels, n_max, offset = n.quantizer()
                 cnt = firing_count(torch.relu(pre_q[n.name]), n.threshold, levels, n_max, FIRE_TOLERANCE, offset)
                 inactive_q = cnt == 0
-            self.refs[n.name] = _LayerReference(pre[n.name], inactive_q, n.threshold)
+            self.refs[n.name] = _LayerReference(a, inactive_q, n.threshold)
 
     @torch.no_grad()
     def snapshot(self, t: int) -> None:

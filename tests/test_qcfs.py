@@ -76,3 +76,25 @@ def test_rate_coding_takes_the_learned_threshold_not_the_percentile():
     snn = convert(model, loader, method_config("rate", v_init=0.5, percentile=50.0))
     lams = [m.threshold.item() for m in model.modules() if isinstance(m, QCFS)]
     assert [float(n.threshold.max()) for n in snn.neurons()] == pytest.approx(lams)
+
+
+@pytest.mark.parametrize("method", ["rate", "bsnn"])
+@pytest.mark.parametrize("kind", ["vgg", "resnet"])
+def test_the_ann_view_of_a_converted_qcfs_net_is_the_qcfs_ann_not_a_relu_net(kind, method):
+    """The ANN view is the reference of every latency: it must compute the trained activation."""
+    model = _qcfs_net(kind, 3)
+    for m in model.modules():  # a learned lambda off the exact grid
+        if isinstance(m, QCFS):
+            m.threshold.data.mul_(1.37)
+    _, loader = make_data(model, n=32)
+    snn = convert(model, loader, method_config(method, K=3) if method == "bsnn" else method_config("rate")).double()
+    x = next(iter(loader))[0].double()
+    with torch.no_grad():
+        want = model.double()(x)
+        logits, _ = snn.ann(x)
+        torch.testing.assert_close(logits, want, atol=1e-9, rtol=1e-9)
+        for parent in list(model.modules()):  # the test can fail: the same net with ReLUs differs
+            for cname, c in list(parent.named_children()):
+                if isinstance(c, QCFS):
+                    setattr(parent, cname, nn.ReLU())
+        assert not torch.allclose(model(x), want)
