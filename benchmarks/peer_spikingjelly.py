@@ -21,6 +21,7 @@ import dataclasses
 import io
 import json
 import os
+import platform
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -196,8 +197,21 @@ def cpu_busy(seconds: float = 1.0) -> float | None:
     return 1.0 - (i1 - i0) / max(1, t1 - t0)
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; ``platform.processor()`` elsewhere): timings of
+    two runs compare only on the same model."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def machine_state() -> dict[str, Any]:
     return {
+        "cpu_model": cpu_model(),
         "loadavg": list(os.getloadavg()),
         "cpu_busy_1s": cpu_busy(),
         "cpus": os.cpu_count(),

@@ -13,7 +13,9 @@ Columns of ``results/speed/speed.csv``: net, method, engine, n, T, wall_s,
 image_steps_per_s (n*T/wall), step_ms (wall per time step for all n images), ann_forward_ms (one
 ANN forward over the same n images, default layout), step_over_ann (step_ms / ann_forward_ms),
 fast_over_reference (speed-up of the fast engine; on fast rows), acc_T (accuracy at T; fast and
-reference must agree), ann_forward_cl_ms (ANN forward in channels_last layout, for reference).
+reference must agree), ann_forward_cl_ms (ANN forward in channels_last layout, for reference),
+differing_steps and max_images_differing (on fast rows: at how many of the T steps the number of
+correct images differs from the reference's, and by how many images at most).
 
 Timings run with the statistics off (``stats=False``; acc(t) is still scored at every step); the
 wall time includes the float (and, for phase/bistable methods, the quantized) ANN forward that
@@ -28,6 +30,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -87,7 +90,9 @@ def time_ann(model: torch.nn.Module, batches, repeat: int = 3, channels_last: bo
 
 def _warm_up(snn, batches, T: int, engine: str) -> None:
     x, y = batches[0]
-    simulate(snn, [(x[:4], y[:4])], min(T, 2 * snn.schedule.K), engine=engine, stats=False, progress=False)
+    with warnings.catch_warnings():  # a warm-up shorter than the fill is meant: no "T ends before" warning
+        warnings.simplefilter("ignore", UserWarning)
+        simulate(snn, [(x[:4], y[:4])], min(T, 2 * snn.schedule.K), engine=engine, stats=False, progress=False)
 
 
 def bench_net(
@@ -124,6 +129,8 @@ def bench_net(
             "ann_forward_ms": 1000 * ann_s,
             "step_over_ann": step_ms / (1000 * ann_s),
             "fast_over_reference": np.nan,
+            "differing_steps": np.nan,
+            "max_images_differing": np.nan,
             "acc_T": correct_T / n_img,
             "ann_forward_cl_ms": 1000 * ann_cl_s,
         }
@@ -141,8 +148,17 @@ def bench_net(
             print(f"  {net} {cfg.label():24s} {engine:9s} {res.wall_time:7.2f} s", flush=True)
         if "fast" in walls and "reference" in walls:
             rows[-len(engines) + engines.index("fast")]["fast_over_reference"] = walls["reference"] / walls["fast"]
-            if not np.array_equal(finals["fast"], finals["reference"]):
-                print(f"WARNING: engines disagree for {cfg.label()} on {net}", file=sys.stderr)
+            diff = np.abs(np.asarray(finals["fast"]) - np.asarray(finals["reference"]))
+            fast_row = rows[-len(engines) + engines.index("fast")]
+            fast_row["differing_steps"] = int((diff > 0).sum())
+            fast_row["max_images_differing"] = int(diff.max(initial=0))
+            if diff.any():
+                print(
+                    f"WARNING: engines disagree for {cfg.label()} on {net}: correct counts differ at "
+                    f"{int((diff > 0).sum())} of {T} steps, by at most {int(diff.max())} image(s) "
+                    "(float32 rounding at a threshold; the tests check float64 agreement)",
+                    file=sys.stderr,
+                )
         if name == "rate" and with_sj:
             from bsnn_lib.data import calibration_subset
 
