@@ -98,6 +98,14 @@ def test_each_notebook_declares_and_writes_its_figures(workbook_run, notebook):
     assert not list(figs.glob("*.tmp")) and not list(figs.glob(".*"))
 
 
+def test_a_manifest_stores_its_files_relative_to_itself(workbook_run):
+    """outputs.json is committed: it must read the same in every clone (no absolute paths)."""
+    raw = json.loads((workbook_run["results"] / "01_sin_analysis" / wb.MANIFEST).read_text())
+    files = [f for o in raw["outputs"] for f in o["files"]]
+    assert files and not any(Path(f).is_absolute() for f in files)
+    assert all(Path(f).is_file() for o in _manifest(workbook_run, "01_sin_analysis") for f in o["files"])
+
+
 def test_figure_sidecars_describe_their_own_data(workbook_run):
     for arch in ("vgg-tiny", "resnet-tiny"):
         meta = json.loads((workbook_run["figures"] / f"04_accuracy_digits_{arch}.json").read_text())

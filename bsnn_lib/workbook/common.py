@@ -9,6 +9,7 @@ what a notebook writes is declared in one place, the notebook itself.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,7 +112,9 @@ class Setup:
         return p
 
     def _record(self, kind: str, name: str, paths: Sequence[Path]) -> None:
-        self.outputs.append({"kind": kind, "name": name, "files": [str(p) for p in paths]})
+        # relative to the manifest's folder, so that a manifest reads the same in every clone
+        files = [os.path.relpath(Path(p).resolve(), self.tables_dir) for p in paths]
+        self.outputs.append({"kind": kind, "name": name, "files": files})
         write_json(
             self.tables_dir / MANIFEST,
             {"notebook": self.notebook, "profile": self.profile.name, "outputs": self.outputs},
@@ -204,11 +207,15 @@ def setup(
 
 
 def read_manifest(results_dir: str | Path, notebook: str) -> dict[str, Any]:
-    """The manifest a notebook run wrote (empty outputs if it wrote none)."""
+    """The manifest a notebook run wrote (empty outputs if it wrote none), its files resolved
+    against the manifest's folder (they are stored relative to it)."""
     path = Path(results_dir) / notebook / MANIFEST
     if not path.is_file():
         return {"notebook": notebook, "outputs": []}
-    return json.loads(path.read_text())
+    manifest = json.loads(path.read_text())
+    for out in manifest["outputs"]:
+        out["files"] = [str((path.parent / f).resolve()) for f in out["files"]]
+    return manifest
 
 
 def run_results(cells: Sequence[Cell], device: str | None = None, progress: bool = True) -> list[CellResult]:
