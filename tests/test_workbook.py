@@ -285,11 +285,15 @@ def test_the_claim_is_computed_from_the_latency_table():
         ("m", "small", "s", "bsnn", "bsnn K=8", True, 0.99, 0.99, 33, 128),
         ("m", "small", "s", "bsnn", "bsnn K=8 no-SN", False, 0.99, 0.99, 2, 128),
         ("m", "small", "s", "rate", "rate v0=0.5", False, 0.99, 0.99, 4, 128),
+        # beyond the paper: same role, but not the paper's claim
+        ("m", "small", "s", "bsnn-double", "bsnn-double K=8", True, 0.99, 0.99, 3, 128),
     ]
     tab = analysis.claim_table(_latency(deep + shallow)).set_index("arch")
     assert tab.loc["deep", "claim_holds"] and tab.loc["deep", "speedup"] == 5.0
     assert tab.loc["deep", "best_baseline"] == "phase K=8"
-    assert not tab.loc["small", "claim_holds"] and tab.loc["small", "bsnn"] == "bsnn K=8"  # no-SN ignored
+    assert not tab.loc["small", "claim_holds"] and tab.loc["small", "bsnn"] == "bsnn K=8"  # no-SN, double ignored
+    wider = analysis.claim_table(_latency(shallow), bsnn_methods=("bsnn", "bsnn-double")).set_index("arch")
+    assert wider.loc["small", "bsnn"] == "bsnn-double K=8"
     text = analysis.claim_verdict(_latency(deep + shallow))
     assert "Claim HOLDS" in text and "Claim DOES NOT HOLD" in text and "1 of 2" in text
 
