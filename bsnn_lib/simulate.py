@@ -178,6 +178,10 @@ class _LayerReference:
         self.n_inactive, self.n_inactive_q = float(self.inactive.sum()), float(inactive_q.sum())
 
 
+_SUMMED_AS_IS = tuple(k for k in kernels.STAT_KEYS if k not in ("err_total", "sops"))
+"""The layer statistics summed as they come (the error rest and the SOPs are derived first)."""
+
+
 class _StatCollector:
     """Per-batch references (float and quantized ANN) and the running per-layer sums."""
 
@@ -211,7 +215,7 @@ class _StatCollector:
                 fused = self._eager(n, ref, norm, fan)
             s["inactive"] += ref.n_inactive
             s["inactive_q"] += ref.n_inactive_q
-            for key in ("spikes", "sin_neurons", "sin_spikes", "sin_neurons_q", "sin_spikes_q", "err_sin", "err_clip"):
+            for key in _SUMMED_AS_IS:
                 s[key] += fused[key]
             s["err_rest"] += max(fused["err_total"] - fused["err_sin"] - fused["err_clip"], 0.0)
             if fan is not None:
