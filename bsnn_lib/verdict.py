@@ -18,7 +18,8 @@ For every net of a profile's ``verdict`` section:
 Profile section (all keys but ``nets`` and ``families`` optional)::
 
     verdict:
-      nets:                           # a net may override select / report, families' T and grid, and skip families
+      nets:                           # a net may override select / report, families' T and grid,
+                                      # bsnn_frames, and skip families
         - {dataset: cifar10, arch: vgg16}
         - {dataset: cifar10, arch: resnet20, select: {n: 250}, T: {rate: 512}, skip: [bsnn-mixed]}
         - {dataset: cifar10, arch: vgg16, name: cifar10-vgg16-qcfs, train: {activation: qcfs},
@@ -153,6 +154,8 @@ def verdict_spec(raw: dict[str, Any]) -> VerdictSpec:
         unknown = sorted(set(net.get("T", {})) - names)
         if unknown:
             raise ValueError(f"verdict: net {net_name(net)} sets T of families {unknown}, which are not defined")
+        if int(net.get("bsnn_frames", 1)) < 1:
+            raise ValueError(f"verdict: net {net_name(net)} sets bsnn_frames={net['bsnn_frames']}; at least 1")
         unknown = sorted(set(net.get("skip", [])) - names)
         if unknown:
             raise ValueError(f"verdict: net {net_name(net)} skips families {unknown}, which are not defined")
@@ -224,14 +227,16 @@ def _select_cell(spec: VerdictSpec, net: dict[str, Any], m: MethodConfig, T: int
 
 
 def _horizon(spec: VerdictSpec, fam: Family, net: dict[str, Any], m: MethodConfig, device) -> tuple[int, int]:
-    """(T, fill): the family's T, or the pipeline fill + bsnn_frames frames of 2K steps."""
+    """(T, fill): the family's T, or the pipeline fill + bsnn_frames frames of 2K steps (the
+    net's own ``bsnn_frames`` where it sets one)."""
     probe = _select_cell(spec, net, m, 1, "select")
     snn, _ = build_snn(probe, device=device, progress=False)
     fill = snn.fill_steps
     T = net.get("T", {}).get(fam.name, fam.T)
     if T is not None:
         return int(T), fill
-    return fill - 1 + spec.bsnn_frames * 2 * snn.schedule.K, fill
+    frames = int(net.get("bsnn_frames", spec.bsnn_frames))
+    return fill - 1 + frames * 2 * snn.schedule.K, fill
 
 
 def _families(spec: VerdictSpec, net: dict[str, Any]) -> list[Family]:
