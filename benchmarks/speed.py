@@ -15,7 +15,8 @@ ANN forward over the same n images, default layout), step_over_ann (step_ms / an
 fast_over_reference (speed-up of the fast engine; on fast rows), acc_T (accuracy at T; fast and
 reference must agree), ann_forward_cl_ms (ANN forward in channels_last layout, for reference),
 differing_steps and max_images_differing (on fast rows: at how many of the T steps the number of
-correct images differs from the reference's, and by how many images at most).
+correct images differs from the reference's, and by how much at most; both are lower bounds on
+the images that differ, since two images that swap right and wrong cancel in the count).
 
 Timings run with the statistics off (``stats=False``; acc(t) is still scored at every step); the
 wall time includes the float (and, for phase/bistable methods, the quantized) ANN forward that
@@ -91,7 +92,7 @@ def time_ann(model: torch.nn.Module, batches, repeat: int = 3, channels_last: bo
 def _warm_up(snn, batches, T: int, engine: str) -> None:
     x, y = batches[0]
     with warnings.catch_warnings():  # a warm-up shorter than the fill is meant: no "T ends before" warning
-        warnings.simplefilter("ignore", UserWarning)
+        warnings.filterwarnings("ignore", message=r"T=\d+ ends before", category=UserWarning)
         simulate(snn, [(x[:4], y[:4])], min(T, 2 * snn.schedule.K), engine=engine, stats=False, progress=False)
 
 

@@ -154,8 +154,9 @@ def verdict_spec(raw: dict[str, Any]) -> VerdictSpec:
         unknown = sorted(set(net.get("T", {})) - names)
         if unknown:
             raise ValueError(f"verdict: net {net_name(net)} sets T of families {unknown}, which are not defined")
-        if int(net.get("bsnn_frames", 1)) < 1:
-            raise ValueError(f"verdict: net {net_name(net)} sets bsnn_frames={net['bsnn_frames']}; at least 1")
+        frames = net.get("bsnn_frames", 1)
+        if not isinstance(frames, int) or isinstance(frames, bool) or frames < 1:
+            raise ValueError(f"verdict: net {net_name(net)} sets bsnn_frames={frames!r}; an integer, at least 1")
         unknown = sorted(set(net.get("skip", [])) - names)
         if unknown:
             raise ValueError(f"verdict: net {net_name(net)} skips families {unknown}, which are not defined")

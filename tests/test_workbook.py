@@ -294,6 +294,9 @@ def test_the_claim_is_computed_from_the_latency_table():
     assert not tab.loc["small", "claim_holds"] and tab.loc["small", "bsnn"] == "bsnn K=8"  # no-SN, double ignored
     wider = analysis.claim_table(_latency(shallow), bsnn_methods=("bsnn", "bsnn-double")).set_index("arch")
     assert wider.loc["small", "bsnn"] == "bsnn-double K=8"
+    only_double = [r for r in shallow if r[3] != "bsnn"]
+    assert "bsnn, with SN" in analysis.claim_verdict(_latency(only_double))
+    assert analysis.claim_table(_latency(only_double), "bsnn-double").loc[0, "bsnn"] == "bsnn-double K=8"
     text = analysis.claim_verdict(_latency(deep + shallow))
     assert "Claim HOLDS" in text and "Claim DOES NOT HOLD" in text and "1 of 2" in text
 

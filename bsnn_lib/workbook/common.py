@@ -113,7 +113,7 @@ class Setup:
 
     def _record(self, kind: str, name: str, paths: Sequence[Path]) -> None:
         # relative to the manifest's folder, so that a manifest reads the same in every clone
-        files = [os.path.relpath(Path(p).resolve(), self.tables_dir) for p in paths]
+        files = [_relative_to(Path(p), self.tables_dir) for p in paths]
         self.outputs.append({"kind": kind, "name": name, "files": files})
         write_json(
             self.tables_dir / MANIFEST,
@@ -204,6 +204,15 @@ def setup(
     s = Setup(notebook, prof, net, device or prof.torch_device, figs, res)
     write_json(s.tables_dir / MANIFEST, {"notebook": notebook, "profile": prof.name, "outputs": []})
     return s
+
+
+def _relative_to(path: Path, folder: Path) -> str:
+    """``path`` relative to ``folder``, with forward slashes (the committed manifests read the
+    same on every OS); the absolute path where none exists (another drive)."""
+    try:
+        return Path(os.path.relpath(path.resolve(), folder.resolve())).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
 
 
 def read_manifest(results_dir: str | Path, notebook: str) -> dict[str, Any]:
