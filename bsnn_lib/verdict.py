@@ -131,6 +131,10 @@ class VerdictSpec:
         return next(f for f in self.families if f.name == name)
 
 
+NET_KEYS = frozenset({"dataset", "arch", "name", "train", "select", "report", "T", "grid", "skip", "bsnn_frames"})
+"""What a verdict net may set (a typo is an error, never silently ignored)."""
+
+
 def verdict_spec(raw: dict[str, Any]) -> VerdictSpec:
     """A :class:`VerdictSpec` from a profile's ``verdict`` section (validated now)."""
     fams = [
@@ -151,6 +155,9 @@ def verdict_spec(raw: dict[str, Any]) -> VerdictSpec:
         f.variants()  # every option and value checked now, with a clear error
     names = {f.name for f in spec.families}
     for net in spec.nets:
+        unknown = sorted(set(net) - NET_KEYS)
+        if unknown:
+            raise ValueError(f"verdict: net {net_name(net)} has unknown key(s) {unknown}; known: {sorted(NET_KEYS)}")
         unknown = sorted(set(net.get("T", {})) - names)
         if unknown:
             raise ValueError(f"verdict: net {net_name(net)} sets T of families {unknown}, which are not defined")

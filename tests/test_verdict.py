@@ -151,6 +151,8 @@ def test_a_net_can_override_its_images_and_a_familys_horizon(verdict):
     T4, fill = _horizon(spec, spec.family("bsnn"), net, b, "cpu")  # the section's 4 frames
     T9, _ = _horizon(spec, spec.family("bsnn"), {**net, "bsnn_frames": 9}, b, "cpu")
     assert T4 == fill - 1 + 4 * 2 * b.K and T9 - T4 == 5 * 2 * b.K
+    with pytest.raises(ValueError, match="bsnn_frame"):
+        verdict_spec({**raw, "nets": [{**net, "bsnn_frame": 16}]})  # a typo
     for bad in (0, 1.5, None, "16"):
         with pytest.raises(ValueError, match="bsnn_frames"):
             verdict_spec({**raw, "nets": [{**net, "bsnn_frames": bad}]})
