@@ -231,6 +231,32 @@ def _from_state(d: dict[str, Any]) -> SimResult:
     return SimResult(**d)
 
 
+def _cache_twins(c: Cell) -> tuple[Cell, ...]:
+    """Cached cells that also answer ``c``: a cell without statistics gets the same acc(t) and
+    per-image record from its twin with statistics (the engines' predictions do not depend on
+    them, tested), so a selection or report cell reuses a notebook's grid cell."""
+    return () if c.stats else (dataclasses.replace(c, stats=True),)
+
+
+def _load_cached(source: Cell, c: Cell) -> CellResult | None:
+    """``source``'s cached result as the result of ``c`` (None: not cached); a broken cache
+    entry is deleted and recomputed, never trusted."""
+    path = _sim_path(source)
+    if not path.is_file():
+        return None
+    try:
+        state = load_checkpoint(path)
+        r = _from_state(state["result"])
+    except (CorruptCheckpointError, KeyError, TypeError) as err:
+        path.unlink(missing_ok=True)
+        print(f"note: discarded unreadable simulation cache {path.name}: {err}")
+        return None
+    if source.stats and not c.stats:  # what a run without statistics returns
+        r = dataclasses.replace(r, layer_sums={}, qann_correct=None)
+        r.extra["served_by"] = path.name
+    return CellResult(c, r, state["ann_meta"], from_cache=True)
+
+
 def run_cell(
     c: Cell,
     *,
@@ -249,13 +275,11 @@ def run_cell(
     injected = model is not None or calib is not None or loader is not None
     use_cache = use_cache and not injected
     path = _sim_path(c)
-    if use_cache and path.is_file():
-        try:
-            state = load_checkpoint(path)
-            return CellResult(c, _from_state(state["result"]), state["ann_meta"], from_cache=True)
-        except (CorruptCheckpointError, KeyError, TypeError) as err:
-            path.unlink(missing_ok=True)  # a broken cache entry is recomputed, never trusted
-            print(f"note: discarded unreadable simulation cache {path.name}: {err}")
+    if use_cache:
+        for source in (c, *_cache_twins(c)):
+            hit = _load_cached(source, c)
+            if hit is not None:
+                return hit
     device = resolve_device(device)
     snn, meta = build_snn(c, device=device, progress=progress, model=model, calib=calib, meta=meta)
     loader = loader if loader is not None else c.test_loader()

@@ -83,6 +83,25 @@ def test_the_combined_csvs_equal_a_direct_write_of_all_cells(workspace, data_roo
     assert _csvs(tmp_path) == _csvs(workspace["out"])
 
 
+def test_a_cell_without_statistics_is_served_by_its_cached_twin_with_them(workspace, data_root, monkeypatch):
+    import dataclasses
+
+    cached = [experiments.run_cell(c, progress=False) for c in grid_cells(workspace["profile"])]
+    real = experiments.simulate
+    lean = [dataclasses.replace(r.cell, stats=False) for r in cached]
+    monkeypatch.setattr(experiments, "simulate", lambda *_a, **_k: pytest.fail("a cached twin was simulated again"))
+    served = [experiments.run_cell(c, progress=False) for c in lean]
+    for full, r in zip(cached, served):
+        assert r.from_cache and r.cell.stats is False and r.result.layer_sums == {} and r.result.qann_correct is None
+        assert full.result.layer_sums  # the twin had statistics; the answer drops them
+        assert (r.result.correct == full.result.correct).all()
+        assert (r.result.per_image == full.result.per_image).all()
+    monkeypatch.setattr(experiments, "simulate", real)
+    # and a fresh simulation without statistics gives the same answer as the twin
+    fresh = experiments.run_cell(lean[0], progress=False, use_cache=False)
+    assert (fresh.result.per_image == served[0].result.per_image).all() and fresh.result.layer_sums == {}
+
+
 def test_a_second_run_skips_finished_cells(workspace, data_root, monkeypatch):
     before = _csvs(workspace["out"])
 
