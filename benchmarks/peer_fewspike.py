@@ -16,6 +16,12 @@ Tables per spiking layer, in units of lambda_l, with w_k = 2^-k (k = 1..K):
 - ``fitted``: theta, h and d fitted to the layer's ReLU on its calibration pre-activations
   (mean squared error, surrogate gradient, Adam, from ``nearest``): Stoeckl & Maass's recipe.
 
+With ``--qcfs-levels L`` the ANN is the one trained with the QCFS activation of L levels
+(``bsnn_lib.qcfs``): the thresholds are its learned lambdas (no percentile), a K-spike table spans
+``[0, lambda]`` (lambda_FS = lambda * 2^K / (2^K - 1), so with L = 2^K - 1 the ``nearest`` table is
+the QCFS activation itself, as for BSNN), and ``fitted`` fits the layer's QCFS activation instead
+of the ReLU. The report is then against the QCFS ANN.
+
 Variants (K, table, percentile) are chosen on the selection images (the smallest K whose accuracy
 is within ``--tolerance`` of the ANN there, best table and percentile for it), then every K's best
 variant is reported on the report images with a paired bootstrap interval of its accuracy gap to
@@ -25,6 +31,8 @@ not within the tolerance). Spikes are counted per layer, and SOPs = spikes x fan
     .venv/bin/python benchmarks/peer_fewspike.py                              # MNIST vgg-small
     .venv/bin/python benchmarks/peer_fewspike.py --dataset cifar10 --arch vgg16 \\
         --select-split val --report-split test-lossless-1k
+    .venv/bin/python benchmarks/peer_fewspike.py --dataset cifar10 --arch vgg16 --qcfs-levels 15 \
+        --select-split val --report-split test-lossless-1k --verdict results/cpu-full/verdict
 
 Writes ``results/peer/fewspike-<dataset>-<arch>/{selection,report}.csv``, ``summary.md`` and
 ``params.json``. With ``--verdict DIR`` (a ``results/<profile>/verdict`` folder of the same net and
@@ -87,15 +95,28 @@ def fs_value(x: torch.Tensor, theta, h, d, spike) -> torch.Tensor:
     return y
 
 
-def fit_table(pre: torch.Tensor, K: int, steps: int = 400, lr: float = 0.01, seed: int = 0):
-    """theta, h, d (units of lambda) that minimize E[(FS(x) - relu(x))^2] over the layer's
-    calibration pre-activations ``pre`` (already divided by lambda), by Adam through
-    SpikingJelly's sigmoid surrogate; starts from the ``nearest`` table, keeps the best seen."""
+def qcfs_target(levels: int, scale: float):
+    """The QCFS activation of ``levels`` levels in units of lambda_FS = lambda * ``scale``
+    (``bsnn_lib.qcfs.QCFS``, with its firing tolerance)."""
+    from bsnn_lib.quantized import FIRE_TOLERANCE
+
+    def target(x: torch.Tensor) -> torch.Tensor:
+        y = torch.clamp(x * scale, 0.0, 1.0)
+        return torch.floor(y * levels + 0.5 + FIRE_TOLERANCE) / levels / scale
+
+    return target
+
+
+def fit_table(pre: torch.Tensor, K: int, steps: int = 400, lr: float = 0.01, seed: int = 0, target_fn=torch.relu):
+    """theta, h, d (units of lambda) that minimize E[(FS(x) - target_fn(x))^2] (the ReLU, or a
+    QCFS activation: :func:`qcfs_target`) over the layer's calibration pre-activations ``pre``
+    (already divided by lambda), by Adam through SpikingJelly's sigmoid surrogate; starts from
+    the ``nearest`` table, keeps the best seen."""
     from spikingjelly.activation_based import surrogate
 
     torch.manual_seed(seed)
     x = pre.double()
-    target = torch.relu(x)
+    target = target_fn(x)
     params = [t.clone().requires_grad_(True) for t in table_values(K, "nearest")]
     opt = torch.optim.Adam(params, lr=lr)
     sg = surrogate.Sigmoid(alpha=4.0 * 2**K)
@@ -201,7 +222,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     show = not args.quiet
     start = time.perf_counter()
     before = machine_state()
-    base = cell(args.dataset, args.arch, method_config("rate"), 1, calib_size=args.calib_size)
+    qcfs = args.qcfs_levels is not None
+    train = {"activation": "qcfs", "qcfs_levels": args.qcfs_levels} if qcfs else None
+    if qcfs:  # learned thresholds: the percentile does not enter
+        args.percentiles = args.percentiles[:1]
+    base = cell(args.dataset, args.arch, method_config("rate"), 1, calib_size=args.calib_size, train=train)
     ann, meta = trained_ann(base.train_config(), progress=show)
     gm = fold_batchnorm(trace(ann)).eval()
     # the verdict's images (bsnn_lib.verdict): the report set is the split's evenly spaced report_n
@@ -233,12 +258,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with bar(total=len(combos), desc="FS variants (selection)", unit="variant", disable=not show) as b:
         for p, K, kind in combos:
             info = per_p[p]
+            lams, pre_k, target_fn = _scaled(info, K, args.qcfs_levels)
             if kind == "fitted":
-                tables = {n: fit_table(info["pre"][n], K, steps=args.fit_steps) for n in info["lams"]}
+                tables = {n: fit_table(pre_k[n], K, steps=args.fit_steps, target_fn=target_fn) for n in lams}
             else:
-                tables = {n: table_values(K, kind) for n in info["lams"]}
+                tables = {n: table_values(K, kind) for n in lams}
             tables_of[(p, K, kind)] = tables
-            res = evaluate(fs_network(gm, info["lams"], tables), select, info["fanout"])
+            res = evaluate(fs_network(gm, lams, tables), select, info["fanout"])
             rows.append(
                 {
                     "percentile": p,
@@ -260,7 +286,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rep_rows, curves = [], {}
     for r in best_per_K.itertuples():
         info = per_p[r.percentile]
-        res = evaluate(fs_network(gm, info["lams"], tables_of[(r.percentile, r.K, r.table)]), report, info["fanout"])
+        lams = _scaled(info, int(r.K), args.qcfs_levels)[0]
+        res = evaluate(fs_network(gm, lams, tables_of[(r.percentile, r.K, r.table)]), report, info["fanout"])
         fill = int(r.fill)
         correct = np.zeros((len(res["correct"]), fill), dtype=bool)
         correct[:, fill - 1] = res["correct"]  # the answer is complete at step fill, not before
@@ -269,7 +296,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         gap_b = _paired_gap(ann_rep, res["correct"], args.n_boot)
         rep_rows.append(
             {
-                "variant": f"fs K={r.K} {r.table} p={r.percentile:g}",
+                "variant": f"fs K={r.K} {r.table} " + ("λ learned" if qcfs else f"p={r.percentile:g}"),
                 "K": int(r.K),
                 "table": r.table,
                 "percentile": r.percentile,
@@ -293,14 +320,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rep = pd.DataFrame(rep_rows)
     ratios = _verdict_ratios(args, curves, rep, chosen_K) if args.verdict else []
 
-    out = Path(args.out) if args.out else REPO / "results" / "peer" / f"fewspike-{args.dataset}-{args.arch}"
+    out = Path(args.out) if args.out else REPO / "results" / "peer" / f"fewspike-{_net_name(args)}"
     write_csv(out / "selection.csv", sel)
     write_csv(out / "report.csv", rep)
     if ratios:
         write_csv(out / "ratios.csv", pd.DataFrame(ratios))
     # the chosen variant's per-image record, in the verdict's format: notebook 05 puts FS beside
     # the verdict families (same report images, same bootstrap)
-    net = f"{args.dataset}-{args.arch}"
+    net = _net_name(args)
     chosen = curves[f"fs K={chosen_K}"]
     write_bytes(out / "curves" / f"{net}-fs.npz", curves_npz(chosen.correct, chosen.ann))
     summary = {
@@ -308,6 +335,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "args": vars(args),
         "ann_checkpoint": meta.get("checkpoint_path"),
         "chosen_K": chosen_K,
+        "thresholds": "learned QCFS lambdas" if qcfs else "calibration percentile",
         "spiking_layers": next(iter(per_p.values()))["L"],
         "seconds": time.perf_counter() - start,
         "machine_before": before,
@@ -319,6 +347,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print(md)
     print(f"wrote {out}")
     return summary
+
+
+def _net_name(args: argparse.Namespace) -> str:
+    """The verdict's name of the net (``bsnn_lib.verdict.net_name``): dataset-arch, or the one given."""
+    return args.net or f"{args.dataset}-{args.arch}" + ("-qcfs" if args.qcfs_levels is not None else "")
+
+
+def _scaled(info: dict[str, Any], K: int, qcfs_levels: int | None):
+    """(lambdas, pre-activations in their units, fit target) for K spikes: as calibrated for a
+    ReLU net; for a QCFS net lambda_FS = lambda * 2^K / (2^K - 1), so the table spans [0, lambda]."""
+    if qcfs_levels is None:
+        return info["lams"], info["pre"], torch.relu
+    s = 2.0**K / (2.0**K - 1)
+    lams = {n: lam * s for n, lam in info["lams"].items()}
+    return lams, {n: v / s for n, v in info["pre"].items()}, qcfs_target(qcfs_levels, s)
 
 
 def _paired_gap(ann: np.ndarray, fs: np.ndarray, n_boot: int, seed: int = 0) -> tuple[float, float]:
@@ -333,10 +376,14 @@ def _verdict_ratios(args, curves: dict[str, Curves], rep: pd.DataFrame, chosen_K
     """T(family) / T(FS, chosen K) for every family of a verdict run on the same report images."""
     from bsnn_lib.verdict import load_curves
 
-    net = f"{args.dataset}-{args.arch}"
+    net = _net_name(args)
     out = []
     fs_name = f"fs K={chosen_K}"
-    for path in sorted(Path(args.verdict, "curves").glob(f"{net}-*.npz")):
+    lat = pd.read_csv(Path(args.verdict, "latency.csv"))
+    families = sorted(set(lat.loc[lat["net"] == net, "family"]))  # this net's only (not net-qcfs-...)
+    for path in [Path(args.verdict, "curves", f"{net}-{f}.npz") for f in families]:
+        if not path.is_file():
+            continue
         other = load_curves(path)
         if other.n != curves[fs_name].n or not np.array_equal(other.ann, curves[fs_name].ann):
             print(f"skipping {path.name}: not the same report images as this run", file=sys.stderr)
@@ -364,7 +411,7 @@ def _verdict_ratios(args, curves: dict[str, Curves], rep: pd.DataFrame, chosen_K
 def markdown(args, rep: pd.DataFrame, ratios: list[dict[str, Any]], s: dict[str, Any]) -> str:
     lines = [
         f"## Few-spike conversion (SpikingJelly {s['spikingjelly_version']} FewSpikeNode), "
-        f"{args.dataset}/{args.arch}, {s['spiking_layers']} spiking layers",
+        f"{_net_name(args)}, {s['spiking_layers']} spiking layers, thresholds: {s['thresholds']}",
         "",
         f"Selection: {args.select_n} images of `{args.select_split}`; report: {args.report_n} images of "
         f"`{args.report_split}`; {args.n_boot} paired bootstrap resamples. Chosen K = {s['chosen_K']}.",
@@ -404,6 +451,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=250)
     p.add_argument("--fit-steps", type=int, default=300, help="Adam steps per fitted table")
     p.add_argument("--calib-size", type=int, default=1000, help="calibration images (thresholds, and the tables' fit)")
+    p.add_argument(
+        "--qcfs-levels",
+        type=int,
+        help="the ANN trained with the QCFS activation of this many levels: learned thresholds, tables "
+        "spanning [0, lambda], fitted to the QCFS activation (module docstring)",
+    )
+    p.add_argument("--net", help="the verdict's name of the net (default dataset-arch, + -qcfs with --qcfs-levels)")
     p.add_argument("--verdict", help="a verdict folder of the same net: ratios T(family) / T(FS) on the same images")
     p.add_argument("--out", help="output folder (default results/peer/fewspike-<dataset>-<arch>)")
     p.add_argument("--quiet", action="store_true")

@@ -131,7 +131,9 @@ class VerdictSpec:
         return next(f for f in self.families if f.name == name)
 
 
-NET_KEYS = frozenset({"dataset", "arch", "name", "train", "select", "report", "T", "grid", "skip", "bsnn_frames"})
+NET_KEYS = frozenset(
+    {"dataset", "arch", "name", "train", "select", "report", "T", "grid", "skip", "bsnn_frames", "peers"}
+)
 """What a verdict net may set (a typo is an error, never silently ignored)."""
 
 
@@ -380,7 +382,7 @@ def run_verdict(
             r = results[fam.name].result
             buf = _npz(r)
             write_bytes(curves_dir / f"{key_net}-{fam.name}.npz", buf)
-        peers = _peer_curves(spec, key_net, results)
+        peers = _peer_curves({**spec.peers, **net.get("peers", {})}, key_net, results)
         all_curves = {k: v.result.curves() for k, v in results.items()} | {p: c for p, (c, _) in peers.items()}
         boot = bootstrap_latency(all_curves, n_boot=spec.n_boot, seed=spec.seed)
         for fam in _families(spec, net):
@@ -438,11 +440,12 @@ def run_verdict(
     return tables
 
 
-def _peer_curves(spec: VerdictSpec, net: str, results: dict[str, CellResult]) -> dict[str, tuple[Any, str]]:
-    """name -> (curves, variant label) of the spec's peers that ran on this net's report images."""
+def _peer_curves(peers: dict[str, str], net: str, results: dict[str, CellResult]) -> dict[str, tuple[Any, str]]:
+    """name -> (curves, variant label) of the ``peers`` (the section's, updated by the net's own
+    ``peers``) that ran on this net's report images."""
     out = {}
     ann = next(iter(results.values())).result.ann_per_image if results else None
-    for name, folder in spec.peers.items():
+    for name, folder in peers.items():
         folder = Path(folder) if Path(folder).is_absolute() else REPO_ROOT / folder
         path = folder / "curves" / f"{net}-{name}.npz"
         if not path.is_file():

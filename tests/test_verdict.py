@@ -214,3 +214,11 @@ def test_a_peer_joins_the_latency_table_and_ratios_but_not_the_verdict(verdict, 
     (peer / "curves" / "digits-vgg-tiny-fs.npz").write_bytes(other)
     got = run_verdict(profile, out_dir=tmp_path / "w", progress=False)
     assert "fs" not in set(got["latency"]["family"]) and "not on this net's report images" in capsys.readouterr().out
+
+    own = tmp_path / "own"  # a net's own peers folder replaces the section's for that net
+    (own / "curves").mkdir(parents=True)
+    (own / "curves" / "digits-vgg-tiny-fs.npz").write_bytes(curves_npz(correct, rate.ann))
+    nets = [{**n, "peers": {"fs": str(own)}} for n in profile.verdict["nets"]]
+    profile = dataclasses.replace(profile, verdict={**profile.verdict, "nets": nets})
+    got = run_verdict(profile, out_dir=tmp_path / "x", progress=False)
+    assert got["latency"].set_index("family").loc["fs", "fill"] == fill
