@@ -194,6 +194,21 @@ def pre_activations(gm: torch.fx.GraphModule, names: Sequence[str], batches, per
 
 
 @torch.no_grad()
+def ann_answers(snn, batches) -> np.ndarray:
+    """Per image: is the converted net's ANN view right (``SpikingNetwork.ann`` in the memory
+    layout :func:`bsnn_lib.simulate.simulate` uses, so the answers equal the verdict's)?"""
+    from bsnn_lib.simulate import memory_layout
+
+    snn = snn.to("cpu").eval()
+    fmt = memory_layout(snn, "cpu", None)
+    out = []
+    for x, y in batches:
+        x = x.contiguous(memory_format=fmt) if x.dim() == 4 else x
+        out.append((snn.ann(x)[0].argmax(1) == y).numpy())
+    return np.concatenate(out)
+
+
+@torch.no_grad()
 def evaluate(net: nn.Module, batches, fanout: dict[str, torch.Tensor]) -> dict[str, Any]:
     """Per-image correctness, mean spikes and SOPs per image, per layer and in total."""
     ok, spikes, sops = [], {}, 0.0
@@ -234,9 +249,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     exclude = args.report_n if args.select_split == args.report_split else None
     select = preload(test_loader(args.dataset, args.select_n, args.batch_size, args.select_split, exclude))
     report = preload(test_loader(args.dataset, args.report_n, args.batch_size, args.report_split))
-    with torch.no_grad():
-        ann_sel = np.concatenate([(gm(x).argmax(1) == y).numpy() for x, y in select])
-        ann_rep = np.concatenate([(gm(x).argmax(1) == y).numpy() for x, y in report])
 
     per_p: dict[float, dict[str, Any]] = {}
     pre: dict[str, torch.Tensor] | None = None  # the layers' calibration pre-activations: any percentile
@@ -245,6 +257,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         lams = {m.name: m.threshold.detach().float().reshape(-1)[0] for m in snn.neurons()}
         if pre is None:
             pre = pre_activations(gm, list(lams), preload(base.calibration_loader()))
+            # the ANN reference of the verdict: the converted net's ANN view, run as simulate runs
+            # it (a QCFS floor can turn float rounding into one image's answer, so not gm's)
+            ann_sel, ann_rep = ann_answers(snn, select), ann_answers(snn, report)
         per_p[p] = {
             "lams": lams,
             "pre": {k: v / lams[k] for k, v in pre.items()},
