@@ -137,6 +137,11 @@ NET_KEYS = frozenset(
 """What a verdict net may set (a typo is an error, never silently ignored)."""
 
 
+def _frames_ok(frames: Any) -> bool:
+    """Is ``frames`` a valid ``bsnn_frames`` (an integer, at least 1; not a bool)?"""
+    return isinstance(frames, int) and not isinstance(frames, bool) and frames >= 1
+
+
 def verdict_spec(raw: dict[str, Any]) -> VerdictSpec:
     """A :class:`VerdictSpec` from a profile's ``verdict`` section (validated now)."""
     fams = [
@@ -155,6 +160,8 @@ def verdict_spec(raw: dict[str, Any]) -> VerdictSpec:
     )
     for f in spec.families:
         f.variants()  # every option and value checked now, with a clear error
+    if not _frames_ok(spec.bsnn_frames):
+        raise ValueError(f"verdict: bsnn_frames={spec.bsnn_frames!r}; an integer, at least 1")
     names = {f.name for f in spec.families}
     for net in spec.nets:
         unknown = sorted(set(net) - NET_KEYS)
@@ -164,7 +171,7 @@ def verdict_spec(raw: dict[str, Any]) -> VerdictSpec:
         if unknown:
             raise ValueError(f"verdict: net {net_name(net)} sets T of families {unknown}, which are not defined")
         frames = net.get("bsnn_frames", 1)
-        if not isinstance(frames, int) or isinstance(frames, bool) or frames < 1:
+        if not _frames_ok(frames):
             raise ValueError(f"verdict: net {net_name(net)} sets bsnn_frames={frames!r}; an integer, at least 1")
         unknown = sorted(set(net.get("skip", [])) - names)
         if unknown:

@@ -156,6 +156,8 @@ def test_a_net_can_override_its_images_and_a_familys_horizon(verdict):
     for bad in (0, 1.5, None, "16"):
         with pytest.raises(ValueError, match="bsnn_frames"):
             verdict_spec({**raw, "nets": [{**net, "bsnn_frames": bad}]})
+        with pytest.raises(ValueError, match="bsnn_frames"):  # the section's own, too
+            verdict_spec({**raw, "nets": [net], "bsnn_frames": bad})
     with pytest.raises(ValueError, match="nowhere"):
         verdict_spec({**raw, "nets": [{**net, "T": {"nowhere": 5}}]})
     assert dataclasses.replace(prof, verdict=raw).verdict["nets"][0]["select"] == {"n": 40}
