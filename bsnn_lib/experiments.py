@@ -234,7 +234,9 @@ def _from_state(d: dict[str, Any]) -> SimResult:
 def _cache_twins(c: Cell) -> tuple[Cell, ...]:
     """Cached cells that also answer ``c``: a cell without statistics gets the same acc(t) and
     per-image record from its twin with statistics (the engines' predictions do not depend on
-    them, tested), so a selection or report cell reuses a notebook's grid cell."""
+    them, tested), so a selection or report cell reuses a notebook's grid cell. The served
+    result keeps the twin's ``wall_time`` (a run with statistics; ``extra["served_by"]`` names
+    the file)."""
     return () if c.stats else (dataclasses.replace(c, stats=True),)
 
 
@@ -246,7 +248,7 @@ def _load_cached(source: Cell, c: Cell) -> CellResult | None:
         return None
     try:
         state = load_checkpoint(path)
-        r = _from_state(state["result"])
+        r, meta = _from_state(state["result"]), state["ann_meta"]
     except (CorruptCheckpointError, KeyError, TypeError) as err:
         path.unlink(missing_ok=True)
         print(f"note: discarded unreadable simulation cache {path.name}: {err}")
@@ -254,7 +256,7 @@ def _load_cached(source: Cell, c: Cell) -> CellResult | None:
     if source.stats and not c.stats:  # what a run without statistics returns
         r = dataclasses.replace(r, layer_sums={}, qann_correct=None)
         r.extra["served_by"] = path.name
-    return CellResult(c, r, state["ann_meta"], from_cache=True)
+    return CellResult(c, r, meta, from_cache=True)
 
 
 def run_cell(

@@ -170,6 +170,9 @@ def verdict_spec(raw: dict[str, Any]) -> VerdictSpec:
         unknown = sorted(set(net.get("T", {})) - names)
         if unknown:
             raise ValueError(f"verdict: net {net_name(net)} sets T of families {unknown}, which are not defined")
+        peers = net.get("peers", {})
+        if not isinstance(peers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in peers.items()):
+            raise ValueError(f"verdict: net {net_name(net)} sets peers={peers!r}; a mapping name -> folder")
         frames = net.get("bsnn_frames", 1)
         if not _frames_ok(frames):
             raise ValueError(f"verdict: net {net_name(net)} sets bsnn_frames={frames!r}; an integer, at least 1")
@@ -448,8 +451,8 @@ def run_verdict(
 
 
 def _peer_curves(peers: dict[str, str], net: str, results: dict[str, CellResult]) -> dict[str, tuple[Any, str]]:
-    """name -> (curves, variant label) of the ``peers`` (the section's, updated by the net's own
-    ``peers``) that ran on this net's report images."""
+    """name -> (curves, variant label) of the ``peers`` (the section's, updated name by name by
+    the net's own ``peers``) that ran on this net's report images."""
     out = {}
     ann = next(iter(results.values())).result.ann_per_image if results else None
     for name, folder in peers.items():

@@ -9,7 +9,7 @@ import pytest
 
 from bsnn_lib.experiments import test_loader
 from bsnn_lib.profiles import load_profile
-from bsnn_lib.verdict import load_curves, run_verdict
+from bsnn_lib.verdict import load_curves, run_verdict, verdict_spec
 
 
 @pytest.fixture(scope="module")
@@ -217,10 +217,13 @@ def test_a_peer_joins_the_latency_table_and_ratios_but_not_the_verdict(verdict, 
     got = run_verdict(profile, out_dir=tmp_path / "w", progress=False)
     assert "fs" not in set(got["latency"]["family"]) and "not on this net's report images" in capsys.readouterr().out
 
-    own = tmp_path / "own"  # a net's own peers folder replaces the section's for that net
+    own = tmp_path / "own"  # a net's own peers folder takes the place of the section's for that net
     (own / "curves").mkdir(parents=True)
     (own / "curves" / "digits-vgg-tiny-fs.npz").write_bytes(curves_npz(correct, rate.ann))
     nets = [{**n, "peers": {"fs": str(own)}} for n in profile.verdict["nets"]]
     profile = dataclasses.replace(profile, verdict={**profile.verdict, "nets": nets})
     got = run_verdict(profile, out_dir=tmp_path / "x", progress=False)
     assert got["latency"].set_index("family").loc["fs", "fill"] == fill
+    bad = [{**n, "peers": ["fs"]} for n in profile.verdict["nets"]]
+    with pytest.raises(ValueError, match="peers"):
+        verdict_spec({**profile.verdict, "nets": bad})

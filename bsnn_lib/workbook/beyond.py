@@ -85,7 +85,9 @@ def pareto(s: Setup, progress: bool = True) -> pd.DataFrame:
     peer = ((s.profile.beyond or {}).get("peers") or {}).get("fs")
     folder = REPO_ROOT / peer if peer else None
     args = _peer_args(folder) if folder is not None else {}
-    if (args.get("dataset"), args.get("arch")) == (s.dataset, s.arch) and (folder / "report.csv").is_file():
+    qcfs = named[0][1].train_config().activation == "qcfs"  # a QCFS peer run is not the ReLU net's, and back
+    same_net = (args.get("dataset"), args.get("arch"), args.get("qcfs_levels") is not None) == (s.dataset, s.arch, qcfs)
+    if same_net and (folder / "report.csv").is_file():
         rep = pd.read_csv(folder / "report.csv")
         fs = pd.DataFrame(
             {
