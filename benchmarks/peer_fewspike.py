@@ -73,7 +73,7 @@ from bsnn_lib.experiments import build_snn, cell, test_loader, trained_ann  # no
 from bsnn_lib.io import run_metadata, write_bytes, write_csv, write_json, write_text  # noqa: E402
 from bsnn_lib.methods import method_config  # noqa: E402
 from bsnn_lib.progress import bar  # noqa: E402
-from bsnn_lib.quantized import FIRE_TOLERANCE  # noqa: E402
+from bsnn_lib.quantized import FIRE_TOLERANCE, quantize  # noqa: E402
 from bsnn_lib.verdict import curves_npz  # noqa: E402
 
 TABLES = ("binary", "nearest", "fitted")
@@ -104,9 +104,8 @@ def qcfs_target(levels: int, scale: float):
     """The QCFS activation of ``levels`` levels in units of lambda_FS = lambda * ``scale``
     (``bsnn_lib.qcfs.QCFS``, with its firing tolerance)."""
 
-    def target(x: torch.Tensor) -> torch.Tensor:
-        y = torch.clamp(x * scale, 0.0, 1.0)
-        return torch.floor(y * levels + 0.5 + FIRE_TOLERANCE) / levels / scale
+    def target(x: torch.Tensor) -> torch.Tensor:  # the library's quantizer, rounding to nearest
+        return quantize(x * scale, torch.ones((), dtype=x.dtype), levels, levels, FIRE_TOLERANCE, 0.5) / scale
 
     return target
 

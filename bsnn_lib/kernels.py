@@ -53,24 +53,14 @@ static void if_loop(T* __restrict v, const T* __restrict z, const T* __restrict 
   // than the scalar loop it replaces); each element's operations and their order are unchanged
   for (int64_t n = n0; n < n1; ++n) {
     T* __restrict vv = v + n * P; const T* __restrict zz = z + n * P; T* __restrict oo = o + n * P;
-    if (cnt && reset_zero) {
+    if (cnt) {
       int32_t* __restrict cc = cnt + n * P; T* __restrict ss = osum + n * P;
       #pragma omp simd
       for (int64_t i = 0; i < P; ++i) {
         const T x = (vv[i] + zz[i]) + b[i];
         const bool s = x >= t[i];
         const T out = s ? t[i] : T(0);
-        vv[i] = s ? T(0) : x;
-        oo[i] = out; cc[i] += s ? 1 : 0; ss[i] = ss[i] + out;
-      }
-    } else if (cnt) {
-      int32_t* __restrict cc = cnt + n * P; T* __restrict ss = osum + n * P;
-      #pragma omp simd
-      for (int64_t i = 0; i < P; ++i) {
-        const T x = (vv[i] + zz[i]) + b[i];
-        const bool s = x >= t[i];
-        const T out = s ? t[i] : T(0);
-        vv[i] = x - out;
+        vv[i] = reset_zero ? (s ? T(0) : x) : x - out;
         oo[i] = out; cc[i] += s ? 1 : 0; ss[i] = ss[i] + out;
       }
     } else {
