@@ -106,6 +106,24 @@ def _static_nodes(graph: fx.GraphModule) -> set[fx.Node]:
     return {n for n in static if n.op != "placeholder"}
 
 
+def _fusable_adds(graph: fx.GraphModule, op: str, static: set[fx.Node]) -> dict[fx.Node, tuple[fx.Node, fx.Node]]:
+    """Residual adds ``a + b`` whose only user is a spiking module with an ``<op>_add(a, b, ...)``
+    method (the IF neuron's fast step: the add done in the kernel's pass); add node -> (a, b)."""
+    out: dict[fx.Node, tuple[fx.Node, fx.Node]] = {}
+    for node in graph.graph.nodes:
+        if node.op != "call_function" or node.target not in (operator.add, torch.add) or node in static:
+            continue
+        if node.kwargs or len(node.args) != 2 or not all(isinstance(a, fx.Node) for a in node.args):
+            continue
+        users = list(node.users)
+        if len(users) != 1 or users[0].op != "call_module" or users[0].args[0] is not node:
+            continue
+        mod = graph.get_submodule(users[0].target)
+        if isinstance(mod, SPIKING_MODULES) and callable(getattr(mod, f"{op}_add", None)):
+            out[node] = (node.args[0], node.args[1])
+    return out
+
+
 def build_view(graph: fx.GraphModule, op: str, tap: Tap | None = None, fast: bool = False) -> fx.GraphModule:
     """A copy of ``graph`` that calls ``module.<op>(z, *clock)`` on every spiking module.
 
@@ -116,16 +134,23 @@ def build_view(graph: fx.GraphModule, op: str, tap: Tap | None = None, fast: boo
     extras = VIEWS[op]
     wrap = fast or op == "cycle"
     static = _static_nodes(graph) if fast else set()
+    fused = _fusable_adds(graph, op, static) if fast else {}
     new = fx.Graph()
     env: dict[fx.Node, fx.Node] = {}
     clock: list[fx.Node] = []
     for node in graph.graph.nodes:
+        if node in fused:  # done by the neuron it feeds (``<op>_add``)
+            continue
         if node.op == "placeholder":
             env[node] = new.placeholder(node.name)
             clock = [new.placeholder(name) for name in extras]
         elif node.op == "call_module" and isinstance(graph.get_submodule(node.target), SPIKING_MODULES):
             mod = new.get_attr(node.target)
-            out = new.call_method(op, (mod, env[node.args[0]], *clock))
+            src = node.args[0]
+            if src in fused:
+                out = new.call_method(f"{op}_add", (mod, *(env[a] for a in fused[src]), *clock))
+            else:
+                out = new.call_method(op, (mod, env[src], *clock))
             if tap is not None and isinstance(graph.get_submodule(node.target), SpikingNeuron):
                 new.call_function(tap, (node.target, out, mod))
             env[node] = out

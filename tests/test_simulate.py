@@ -84,6 +84,67 @@ def test_the_fast_engine_in_channels_last_layout_gives_the_reference_spikes(meth
         assert first.__dict__["_fused"] and all(a is not None for a in next(iter(first._fused.values())))
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_a_residual_add_runs_inside_the_fused_if_step_with_the_reference_spikes(channels_last, monkeypatch):
+    """The fast step view hands a residual block's ``a + b`` to the IF neuron it feeds, which adds
+    the two in the kernel's pass: the spikes of the separate add, and the kernel really ran."""
+    from bsnn_lib import kernels
+    from bsnn_lib.simulate import memory_layout
+
+    if not kernels.available():
+        pytest.skip("no C++ compiler for the fused kernels")
+    model = build("resnet")
+    _, loader = make_data(model, n=16)
+    snn = convert(model, loader, method_config("rate", v_init=0.5), mean=MEAN, std=STD).double()
+    x = next(iter(loader))[0].double()
+    ref = spike_counts(snn, x, 29, engine="reference")
+    assert "fast_step_add" in snn.view("fast_step", fast=True).code
+    memory_layout(snn, "cpu", channels_last)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    shortcuts = []
+    real = kernels.if_step
+    monkeypatch.setattr(
+        kernels, "if_step", lambda *a, **k: shortcuts.append(k.get("shortcut") is not None) or real(*a, **k)
+    )
+    fast = spike_counts(snn, x, 29, engine="fast", chunk=1)
+    assert torch.equal(ref[1], fast[1])
+    for name, c in ref[0].items():
+        assert torch.equal(c, fast[0][name]), name
+    assert any(shortcuts) and not all(shortcuts)  # the blocks' sums fused, the other layers plain
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("counting", [False, True])
+def test_the_fused_if_step_with_a_shortcut_equals_the_step_of_the_sum(dtype, counting):
+    from bsnn_lib import kernels
+
+    if not kernels.available():
+        pytest.skip("no C++ compiler for the fused kernels")
+    g = torch.Generator().manual_seed(0)
+    z, y, v = (torch.randn(3, 4, 5, 6, generator=g, dtype=dtype) for _ in range(3))
+    b, thr = torch.randn(4 * 5 * 6, generator=g, dtype=dtype), torch.rand(4 * 5 * 6, generator=g, dtype=dtype) + 0.1
+    runs = []
+    for shortcut in (None, y):
+        vv = v.clone()
+        cnt, osum = (torch.zeros_like(v, dtype=torch.int32), torch.zeros_like(v)) if counting else (None, None)
+        outs = [
+            kernels.if_step(vv, z if shortcut is not None else z + y, b, thr, cnt, osum, False, shortcut=shortcut)
+            for _ in range(4)
+        ]
+        runs.append((torch.stack(outs), vv, cnt, osum))
+    for a, c in zip(*runs):
+        assert (a is None and c is None) or torch.equal(a, c)
+    assert int((runs[0][0] > 0).sum()) > 0
+    # a shortcut in another layout is declined (the caller then adds it first)
+    assert (
+        kernels.if_step(
+            v.clone(), z, b, thr, None, None, False, shortcut=y.transpose(2, 3).contiguous().transpose(2, 3)
+        )
+        is None
+    )
+
+
 def test_fast_path_in_float32_matches_the_reference_curve():
     model = build("resnet")
     _, loader = make_data(model, n=32)
