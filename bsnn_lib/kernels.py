@@ -243,17 +243,22 @@ static void stats_loop(const int32_t* cnt, const T* osum, const T* a, const bool
   int64_t spikes = 0, sn = 0, ss = 0, snq = 0, ssq = 0;
   double et = 0, es = 0, ec = 0, sops = 0;
   int64_t j = i0 % P;
+  // branch-free: the masks are data, and a branch on them can mispredict about every other element
+  // (measured 4.2x slower on a 250 x 32 x 28 x 28 layer). A masked-out term is e2 * 0 = +0, and
+  // adding +0 to a sum >= 0 changes nothing, so the sums, and the order of their terms, are those
+  // of the branching loop (for finite terms; a non-finite e2 makes err_total non-finite anyway)
   for (int64_t i = i0; i < i1; ++i, j = (j + 1 == P) ? 0 : j + 1) {
     const int64_t c = cnt[i];
+    const int64_t m = in[i], mq = inq[i], fired = c > 0;
     spikes += c;
-    if (in[i]) { sn += c > 0; ss += c; }
-    if (inq[i]) { snq += c > 0; ssq += c; }
+    sn += m & fired; ss += m * c;
+    snq += mq & fired; ssq += mq * c;
     const T rate = norm > T(0) ? osum[i] / norm : T(0);
     const T d = rate - a[i];
     const double e2 = double(d * d);
     et += e2;
-    if (in[i] && rate > T(0)) es += e2;
-    if (clip[i]) ec += e2;
+    es += e2 * double(m & (rate > T(0)));
+    ec += e2 * double(clip[i]);
     if (fan) sops += double(T(c) * fan[j]);
   }
   ic[0] = spikes; ic[1] = sn; ic[2] = ss; ic[3] = snq; ic[4] = ssq;
@@ -320,7 +325,7 @@ def _load():
                 from torch.utils.cpp_extension import load_inline
 
                 _module = load_inline(
-                    "bsnn_kernels_v8",
+                    "bsnn_kernels_v9",
                     cpp_sources=_SOURCE,
                     functions=["if_step", "layer_stats", "bistable_step", "spike_train", "record_cycle"],
                     extra_cflags=["-O3", "-march=native", "-ffp-contract=off", "-fopenmp"],
