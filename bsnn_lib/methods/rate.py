@@ -48,25 +48,16 @@ class IFNeuron(SpikingNeuron):
 
     def fast_step(self, z: torch.Tensor, t: int) -> torch.Tensor:
         """:meth:`step` as one fused pass (:mod:`bsnn_lib.kernels`), bit for bit the same."""
-        self._init_state(z)
-        sch = self.schedule
-        gain, w = sch.bias_gain(t), sch.weight(t)
-        arrays = self._kernel_arrays(
-            z,
-            (gain, w),
-            lambda: self.bias if gain == 1.0 else gain * self.bias,
-            lambda: self.threshold if w == 1.0 else self.threshold * w,
-        )
-        out = None
-        if arrays[0] is not None and arrays[1] is not None:
-            out = kernels.if_step(self.v, z, arrays[0], arrays[1], self.count, self.out_sum, sch.cfg.reset == "zero")
-        return self.step(z, t) if out is None else out
+        return self._fused_step(z, t)
 
     def fast_step_add(self, z: torch.Tensor, shortcut: torch.Tensor, t: int) -> torch.Tensor:
         """:meth:`fast_step` of ``z + shortcut`` (a residual block's sum), the add done in the
         kernel's pass: the same numbers, one tensor less written and read per step."""
         if not (isinstance(z, torch.Tensor) and isinstance(shortcut, torch.Tensor)) or z.shape != shortcut.shape:
             return self.fast_step(dense(z) + dense(shortcut), t)
+        return self._fused_step(z, t, shortcut)
+
+    def _fused_step(self, z: torch.Tensor, t: int, shortcut: torch.Tensor | None = None) -> torch.Tensor:
         self._init_state(z)
         sch = self.schedule
         gain, w = sch.bias_gain(t), sch.weight(t)
@@ -78,10 +69,11 @@ class IFNeuron(SpikingNeuron):
         )
         out = None
         if arrays[0] is not None and arrays[1] is not None:
-            out = kernels.if_step(
-                self.v, z, arrays[0], arrays[1], self.count, self.out_sum, sch.cfg.reset == "zero", shortcut=shortcut
-            )
-        return self.step(z + shortcut, t) if out is None else out
+            reset_zero = sch.cfg.reset == "zero"
+            out = kernels.if_step(self.v, z, *arrays, self.count, self.out_sum, reset_zero, shortcut=shortcut)
+        if out is not None:
+            return out
+        return self.step(z if shortcut is None else z + shortcut, t)
 
 
 class Rate(Method):
