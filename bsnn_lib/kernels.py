@@ -8,8 +8,8 @@ One pass over memory does what the reference step does in five eager ops::
 with z = a + b taken in the same pass when the step's input is a residual block's sum (the fast
 step view hands both to the neuron: :func:`bsnn_lib.network.build_view`), and with the same float
 operations in the same order (compiled with ``-ffp-contract=off``), so its spikes equal the
-reference's bit for bit (tests/test_simulate.py). Measured on the 2-core CPU
-here: 3.3x faster than the eager update of a 250 x 32 x 28 x 28 layer.
+reference's bit for bit (tests/test_simulate.py). Measured on the 2-core CPU here: 3.3x faster
+than the eager update of a 250 x 32 x 28 x 28 layer.
 
 The kernel is built once with ``torch.utils.cpp_extension`` (about 30 s; cached in
 ``~/.cache/torch_extensions``) the first time a fast simulation needs it. Without a C++ compiler,
@@ -57,7 +57,7 @@ static void if_rows(T* __restrict v, const T* __restrict z, const T* __restrict 
   // than the scalar loop it replaces); each element's operations and their order are unchanged
   for (int64_t n = n0; n < n1; ++n) {
     T* __restrict vv = v + n * P; const T* __restrict zz = z + n * P; T* __restrict oo = o + n * P;
-    const T* __restrict yy = ADD ? y + n * P : z;
+    const T* __restrict yy = ADD ? y + n * P : nullptr;
     if (cnt) {
       int32_t* __restrict cc = cnt + n * P; T* __restrict ss = osum + n * P;
       #pragma omp simd
@@ -388,7 +388,9 @@ def if_step(
     numbers of the separate add)."""
     counters = () if count is None else (count, out_sum)
     extra = () if shortcut is None else (shortcut,)
-    if not _runs_on(v, z, *extra, *counters) or z.dtype != v.dtype or any(y.dtype != v.dtype for y in extra):
+    if not _runs_on(v, z, *extra, *counters) or z.dtype != v.dtype:
+        return None
+    if any(y.dtype != v.dtype or y.shape != z.shape for y in extra):  # equal strides need not mean equal shapes
         return None
     return _module.if_step(v, z, shortcut, b, thr, count, out_sum, reset_zero)
 

@@ -102,16 +102,22 @@ def test_a_residual_add_runs_inside_the_fused_if_step_with_the_reference_spikes(
     memory_layout(snn, "cpu", channels_last)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    shortcuts = []
+    shortcuts = []  # per call: a shortcut given, and the kernel took it (no eager fallback)
     real = kernels.if_step
-    monkeypatch.setattr(
-        kernels, "if_step", lambda *a, **k: shortcuts.append(k.get("shortcut") is not None) or real(*a, **k)
-    )
+
+    def recording(*a, **k):
+        out = real(*a, **k)
+        shortcuts.append((k.get("shortcut") is not None, out is not None))
+        return out
+
+    monkeypatch.setattr(kernels, "if_step", recording)
     fast = spike_counts(snn, x, 29, engine="fast", chunk=1)
     assert torch.equal(ref[1], fast[1])
     for name, c in ref[0].items():
         assert torch.equal(c, fast[0][name]), name
-    assert any(shortcuts) and not all(shortcuts)  # the blocks' sums fused, the other layers plain
+    given = [g for g, _ in shortcuts]
+    assert any(given) and not all(given)  # the blocks' sums fused, the other layers plain
+    assert all(ran for _, ran in shortcuts)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -143,6 +149,8 @@ def test_the_fused_if_step_with_a_shortcut_equals_the_step_of_the_sum(dtype, cou
         )
         is None
     )
+    # ... and so is one of another shape with the same strides (the kernel would read past it)
+    assert kernels.if_step(v.clone(), z, b, thr, None, None, False, shortcut=y[:2].clone()) is None
 
 
 def test_fast_path_in_float32_matches_the_reference_curve():
